@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -32,6 +32,12 @@ FUSIONS = ("auto", "rrf", "weighted", "dense", "bm25")
 DEFAULT_FUSION = "auto"
 _FORMAT = 1
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
+
+
+class SearchObserver(Protocol):
+    """Told about every search: e.g. `embedkit.monitor.SimilarityMonitor`."""
+
+    def observe(self, query_vector: np.ndarray | None, scores: Sequence[float]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,9 @@ class HybridIndex:
         store_vectors: keep a dense matrix. False when an adapter's vector store does the dense
             side and passes ``dense_candidates`` to `search`.
         show_progress: progress bar while adding many texts.
+        monitor: told the query vector and the dense top-k similarities of every search
+            (e.g. a `embedkit.monitor.SimilarityMonitor`), so retrievers built on this index,
+            in any framework, are monitored without code of their own.
 
     Example:
         >>> index = HybridIndex(Embedder())                     # doctest: +SKIP
@@ -119,6 +128,7 @@ class HybridIndex:
         store_vectors: bool = True,
         show_progress: bool = False,
         auto: AutoAlpha | None = None,
+        monitor: SearchObserver | None = None,
     ) -> None:
         _check_fusion(fusion, alpha, candidates)
         self.embedder = embedder
@@ -128,6 +138,7 @@ class HybridIndex:
         self.store_vectors = store_vectors
         self.show_progress = show_progress
         self.auto = auto or AutoAlpha()
+        self.monitor = monitor
         self._docs = _Documents()
         self._blocks: list[np.ndarray] = []  # appended matrices, joined lazily on search
 
@@ -176,7 +187,9 @@ class HybridIndex:
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, *, filter: Mapping[str, Any] | None = None,
                dense_candidates: Sequence[tuple[str, float]] | None = None,
-               fusion: str | None = None) -> list[SearchHit]:
+               fusion: str | None = None, alpha: float | None = None,
+               ids: Collection[str] | None = None,
+               query_vector: np.ndarray | None = None) -> list[SearchHit]:
         """The best ``k`` documents for ``query`` (fewer when the corpus or filter has fewer).
 
         Args:
@@ -184,47 +197,66 @@ class HybridIndex:
             dense_candidates: ``(id, similarity)`` pairs from an external vector store,
                 used instead of this index's own matrix.
             fusion: override the index's fusion for this query.
+            alpha: override the index's ``alpha`` for this query.
+            ids: search only these documents (e.g. a per-query candidate pool); combined
+                with ``filter``. Unknown ids raise KeyError.
+            query_vector: the query's vector when already embedded by this index's
+                embedder (e.g. many queries at once with ``embedder.embed_queries``).
         """
         validate_query(query)
-        query_vector = None
-        if self._needs_query_vector(fusion, dense_candidates):
+        options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
+                           filter, ids, dense_candidates)
+        if query_vector is None and self._needs_query_vector(options):
             query_vector = self.embedder.embed_query(query)
-        return self._search(query, query_vector, k, filter, dense_candidates, fusion)
+        return self._search(query, query_vector, options)
 
     async def asearch(self, query: str, k: int = 10, *, filter: Mapping[str, Any] | None = None,
                       dense_candidates: Sequence[tuple[str, float]] | None = None,
-                      fusion: str | None = None) -> list[SearchHit]:
+                      fusion: str | None = None, alpha: float | None = None,
+                      ids: Collection[str] | None = None,
+                      query_vector: np.ndarray | None = None) -> list[SearchHit]:
         """`search` without blocking the event loop."""
         validate_query(query)
-        query_vector = None
-        if self._needs_query_vector(fusion, dense_candidates):
+        options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
+                           filter, ids, dense_candidates)
+        if query_vector is None and self._needs_query_vector(options):
             query_vector = await self.embedder.aembed_query(query)
-        return await asyncio.to_thread(self._search, query, query_vector, k, filter,
-                                       dense_candidates, fusion)
+        return await asyncio.to_thread(self._search, query, query_vector, options)
 
-    def _search(self, query: str, query_vector: np.ndarray | None, k: int,
-                filter: Mapping[str, Any] | None,
-                dense_candidates: Sequence[tuple[str, float]] | None,
-                fusion: str | None) -> list[SearchHit]:
+    def _search(self, query: str, query_vector: np.ndarray | None,
+                options: _Options) -> list[SearchHit]:
+        k, mode = options.k, options.fusion
         _check_k(k)
-        mode = fusion or self.fusion
-        _check_fusion(mode, self.alpha, self.candidates)
+        _check_fusion(mode, options.alpha, self.candidates)
+        query_vector = self._check_query_vector(query_vector)
         if k == 0 or not self._docs.ids:
             return []
-        allowed = self._allowed(filter)
+        allowed = self._allowed(options.filter, options.ids)
         depth = max(self.candidates, k)
         tokens = self.tokenizer.tokenize(query)
         dense_scores = None if query_vector is None else self._matrix() @ query_vector
         dense = [] if mode == "bm25" else self._dense_list(
-            dense_scores, dense_candidates, allowed, depth)
+            dense_scores, options.dense_candidates, allowed, depth)
         bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
-        fused = self._fuse(mode, dense, sparse, tokens)
-        return [self._hit(item, dense_scores, bm25_scores, dense_candidates)
+        fused = self._fuse(mode, options.alpha, dense, sparse, tokens)
+        if self.monitor is not None and mode != "bm25":
+            self.monitor.observe(query_vector, [score for _, score in dense[:k]])
+        return [self._hit(item, dense_scores, bm25_scores, options.dense_candidates)
                 for item in fused[:k]]
 
-    def _needs_query_vector(self, fusion: str | None, external: Any) -> bool:
-        return (fusion or self.fusion) != "bm25" and external is None and self.store_vectors
+    def _needs_query_vector(self, options: _Options) -> bool:
+        return (options.fusion != "bm25" and options.dense_candidates is None
+                and self.store_vectors)
+
+    def _check_query_vector(self, vector: np.ndarray | None) -> np.ndarray | None:
+        if vector is None:
+            return None
+        vector = np.asarray(vector, dtype=np.float32)
+        if vector.shape != (self.embedder.dimension,):
+            raise ValueError(f"query_vector has shape {vector.shape}, expected "
+                             f"({self.embedder.dimension},) from {self.embedder.model_name}")
+        return vector
 
     def _dense_list(self, scores: np.ndarray | None, external: Any, allowed: np.ndarray | None,
                     depth: int) -> list[tuple[int, float]]:
@@ -251,14 +283,16 @@ class HybridIndex:
                 pairs.append((position, float(score)))
         return pairs
 
-    def _fuse(self, mode: str, dense: list, sparse: list, tokens: list[str]) -> list[FusedHit]:
+    def _fuse(self, mode: str, alpha: float, dense: list, sparse: list,
+              tokens: list[str]) -> list[FusedHit]:
         if mode == "dense":
             return _single(dense, which=0)
         if mode == "bm25":
             return _single(sparse, which=1)
         if mode == "rrf":
-            return rrf([dense, sparse], weights=[self.alpha, 1 - self.alpha], k=self.rrf_k)
-        alpha = self.alpha if mode == "weighted" else self._auto_alpha(tokens)
+            return rrf([dense, sparse], weights=[alpha, 1 - alpha], k=self.rrf_k)
+        if mode == "auto":
+            alpha = self._auto_alpha(tokens)
         return weighted(dense, sparse, alpha)
 
     def _auto_alpha(self, tokens: list[str]) -> float:
@@ -277,11 +311,26 @@ class HybridIndex:
             dense_score=None if external is not None and ranks[0] is None else dense_score,
             bm25_score=bm25_score, dense_rank=ranks[0], bm25_rank=ranks[1])
 
-    def _allowed(self, filter: Mapping[str, Any] | None) -> np.ndarray | None:
-        if not filter:
-            return None
-        return np.array([all(key in meta and meta[key] == value for key, value in filter.items())
-                         for meta in self._docs.metadatas], dtype=bool)
+    def _allowed(self, filter: Mapping[str, Any] | None,
+                 ids: Collection[str] | None = None) -> np.ndarray | None:
+        allowed = None
+        if filter:
+            allowed = np.array([all(key in meta and meta[key] == value
+                                    for key, value in filter.items())
+                                for meta in self._docs.metadatas], dtype=bool)
+        if ids is not None:
+            in_ids = np.zeros(len(self._docs.ids), dtype=bool)
+            in_ids[self._positions(ids)] = True
+            allowed = in_ids if allowed is None else allowed & in_ids
+        return allowed
+
+    def _positions(self, ids: Collection[str]) -> list[int]:
+        if isinstance(ids, str):
+            raise TypeError("ids must be a collection of document ids, not a single string")
+        unknown = [doc_id for doc_id in ids if doc_id not in self._docs.positions]
+        if unknown:
+            raise KeyError(f"ids not in the index: {unknown[:10]}")
+        return [self._docs.positions[doc_id] for doc_id in ids]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
@@ -369,6 +418,18 @@ class HybridIndex:
     def __repr__(self) -> str:
         return (f"HybridIndex({len(self)} documents, fusion={self.fusion!r}, "
                 f"model={self.embedder.model_name!r})")
+
+
+@dataclass(frozen=True)
+class _Options:
+    """One search's settings, resolved against the index's defaults."""
+
+    k: int
+    fusion: str
+    alpha: float
+    filter: Mapping[str, Any] | None
+    ids: Collection[str] | None
+    dense_candidates: Sequence[tuple[str, float]] | None
 
 
 def _single(ranked: list[tuple[int, float]], which: int) -> list[FusedHit]:

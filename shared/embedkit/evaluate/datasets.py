@@ -3,7 +3,7 @@
 Two input formats:
 
 - BEIR folders: ``corpus.jsonl`` (``_id``, ``title``, ``text``), ``queries.jsonl`` (``_id``,
-  ``text``) and ``qrels/<split>.tsv``. The qrels file may or may not start with a header line
+  ``text``) and ``qrels/<split>.tsv`` (or one ``qrels.tsv`` beside them). The qrels file may or may not start with a header line
   (some published subsets drop it, and then the first line is a real judgment that a loader
   skipping line 1 unconditionally would lose); a header is recognised by its non-integer
   score column. TREC-style four-column qrels (``qid iter docid grade``) are read too.
@@ -73,6 +73,9 @@ def load_beir(folder: PathLike, split: str = "test") -> RetrievalDataset:
 
 def _qrels_path(root: Path, split: str) -> Path:
     path = root / "qrels" / f"{split}.tsv"
+    flat = root / "qrels.tsv"  # a single-split folder (e.g. embedkit's demo data)
+    if not path.is_file() and flat.is_file() and not (root / "qrels").is_dir():
+        return flat
     if not path.is_file():
         available = sorted(p.stem for p in (root / "qrels").glob("*.tsv"))
         raise FileNotFoundError(f"qrels file not found: {path} (splits present: {available})")
