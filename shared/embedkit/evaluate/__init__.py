@@ -6,9 +6,20 @@ data = load_beir("../shared/data/msmarco-5k")
 # run: {qid: [doc_id, ...]} best first, or {qid: {doc_id: score}}
 result = evaluate_run(run, data.qrels)
 result.mean["ndcg@10"]; result.per_query; result.skipped
+
+table = compare(data, models=[None], modes="dense,bm25,hybrid")  # runs x metrics
 ```
 """
 
+from .compare import (
+    DEFAULT_MODES,
+    MODES,
+    Comparison,
+    Mode,
+    RunResult,
+    compare,
+    parse_modes,
+)
 from .datasets import (
     RetrievalDataset,
     from_simple_list,
@@ -28,6 +39,13 @@ from .metrics import (
 
 __all__ = [
     "DEFAULT_METRICS",
+    "DEFAULT_MODES",
+    "MODES",
+    "Comparison",
+    "Mode",
+    "RunResult",
+    "compare",
+    "parse_modes",
     "EvalResult",
     "MetricSpec",
     "RetrievalDataset",
