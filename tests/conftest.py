@@ -65,3 +65,10 @@ def msmarco_dir() -> Path:
     if not (path / "corpus.jsonl").is_file():
         pytest.skip("../shared/data/msmarco-5k is not present")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_cache_dir(tmp_path_factory) -> Path:
+    """One embedding cache for the bundled demo data, shared by every test of the session:
+    the 300 articles are embedded once (per glossary setting), later tests read the cache."""
+    return tmp_path_factory.mktemp("demo-cache")

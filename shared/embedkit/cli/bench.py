@@ -72,11 +72,19 @@ def bench(
             embedder_options=_embedder_options(batch_size, no_cache))
     except (ValueError, KeyError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc)) from exc
-    Console().print(comparison_table(result, title=f"{data.name}: {dataset!r}"))
+    _wide_console().print(comparison_table(result, title=f"{data.name}: {dataset!r}"))
     _report_cache(console, result.embedding)
     console.print(f"wrote {result.write_json(json_path)}")
     if chart is not None and not no_chart:
         console.print(f"wrote {plot_comparison(result, chart, title=f'{data.name}')}")
+
+
+def _wide_console():
+    """stdout; when it is a file or pipe, wide enough that no column is cut."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 150))
 
 
 def _load(data: Path, split: str):

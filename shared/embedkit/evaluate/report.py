@@ -36,7 +36,7 @@ def comparison_table(comparison: Comparison, *, metrics: Sequence[str] | None = 
     best = {m: _best_value(comparison.runs, m) for m in metrics}
     table = Table(title=title)
     for column in ("model", "mode", "glossary"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for metric in metrics:
         table.add_column(metric, justify="right")
     if timing:
@@ -75,7 +75,7 @@ def plot_comparison(comparison: Comparison, path: str | Path, *,
     if not runs:
         raise ValueError("nothing to plot: the comparison has no runs")
     height = 0.8 / len(metrics)
-    figure = Figure(figsize=(9, 1.2 + 0.45 * len(runs) * max(1, len(metrics) / 2)))
+    figure = Figure(figsize=(9, 1.4 + 0.45 * len(runs) * max(1, len(metrics) / 2)))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for i, metric in enumerate(metrics):
@@ -85,9 +85,9 @@ def plot_comparison(comparison: Comparison, path: str | Path, *,
         axes.bar_label(bars, labels=[f"{v:.3f}" for v in values], padding=2, fontsize=7)
     axes.set_yticks(range(len(runs)), [run_label(run) for run in runs], fontsize=8)
     axes.invert_yaxis()  # first run on top, as in the table
-    axes.set_xlim(0, 1.08)
-    axes.set_xlabel("score")
-    axes.legend(loc="lower right", fontsize=8)
+    axes.set_xlim(0, 1.1)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=len(metrics),
+                fontsize=8, frameon=False)
     axes.set_title(title or f"{comparison.dataset}", fontsize=10)
     figure.tight_layout()
     path = Path(path)
