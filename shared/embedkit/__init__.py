@@ -15,6 +15,7 @@ from .embedder import Embedder
 from .errors import EmbedKitError, FingerprintMismatchError, ModelNotFoundError, ProviderError
 from .glossary import Glossary
 from .index import HybridIndex, SearchHit
+from .monitor import MonitorAlert, SimilarityMonitor
 from .stats import EmbedStats
 
 __version__ = "0.1.0"
@@ -30,8 +31,10 @@ __all__ = [
     "HybridIndex",
     "ModelNotFoundError",
     "ModelSpec",
+    "MonitorAlert",
     "ProviderError",
     "SearchHit",
+    "SimilarityMonitor",
     "VectorCache",
     "find_spec",
     "get_spec",
