@@ -10,7 +10,7 @@ import numpy as np
 from .errors import cohere_error
 from .models import (
     COHERE_INPUT_TYPE_OPTIONAL, COHERE_INPUT_TYPES, COHERE_MAX_TEXTS, COHERE_MODELS,
-    COHERE_V1_DEFAULT_MODEL,
+    COHERE_V1_DEFAULT_MODEL, FakeModel,
 )
 from .replies import Reply, float32_base64, float_list
 from .vectors import cohere_token_count, cohere_truncate, expected_vector
@@ -35,11 +35,11 @@ def _bad(message: str) -> Exception:
     return cohere_error(400, f"invalid request: {message}")
 
 
-def _model(body: dict, version: int) -> str:
+def _model(body: dict, version: int, models: dict[str, FakeModel]) -> str:
     model = body.get("model") or (COHERE_V1_DEFAULT_MODEL if version == 1 else None)
     if not model:
         raise _bad("model must be specified")
-    if model not in COHERE_MODELS:
+    if model not in models:
         raise cohere_error(404, f"model '{model}' not found, make sure the correct model ID was "
                            "used and that you have access to the model.")
     return model
@@ -55,8 +55,7 @@ def _input_type(body: dict, model: str) -> str | None:
     return input_type
 
 
-def _dimension(body: dict, model: str) -> int:
-    spec = COHERE_MODELS[model]
+def _dimension(body: dict, model: str, spec: FakeModel) -> int:
     asked = body.get("output_dimension")
     if asked is None:
         return spec.dimension
@@ -77,11 +76,11 @@ def _embedding_types(body: dict) -> list[str]:
     return list(types)
 
 
-def _truncate_all(texts: list[str], body: dict, model: str) -> tuple[list[str], list[int]]:
+def _truncate_all(texts: list[str], body: dict, model: str,
+                  limit: int) -> tuple[list[str], list[int]]:
     mode = body.get("truncate") or "END"
     if mode not in ("NONE", "START", "END"):
         raise _bad(f"truncate must be one of NONE, START, END; got '{mode}'")
-    limit = COHERE_MODELS[model].max_tokens
     if isinstance(body.get("max_tokens"), int):
         limit = min(limit, body["max_tokens"])
     out, cut = [], []
@@ -110,9 +109,10 @@ def _render(vectors: list[np.ndarray], kind: str) -> list:
     return [[int(x) - shift for x in v] for v in packed]
 
 
-def embed(body: dict, version: int, tamper: Tamper) -> Reply:
+def embed(body: dict, version: int, tamper: Tamper,
+          models: dict[str, FakeModel] = COHERE_MODELS) -> Reply:
     """Validate a v1/v2 embed body and build the response (raises ApiError like Cohere)."""
-    model = _model(body, version)
+    model = _model(body, version, models)
     input_type = _input_type(body, model)
     texts = extract_inputs(body)
     if not texts:
@@ -120,9 +120,9 @@ def embed(body: dict, version: int, tamper: Tamper) -> Reply:
     if len(texts) > COHERE_MAX_TEXTS:
         raise _bad(f"total number of texts must be at most {COHERE_MAX_TEXTS} - received "
                    f"{len(texts)}")
-    dim = _dimension(body, model)
+    dim = _dimension(body, model, models[model])
     types = _embedding_types(body)
-    kept, cut = _truncate_all(texts, body, model)
+    kept, cut = _truncate_all(texts, body, model, models[model].max_tokens)
     vectors = tamper([expected_vector(model, t, dim, input_type=input_type) for t in kept])
     tokens = sum(cohere_token_count(t) for t in kept)
     payload: dict = {"id": str(uuid.uuid4()), "texts": texts,

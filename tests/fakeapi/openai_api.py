@@ -7,7 +7,9 @@ from typing import Callable
 import numpy as np
 
 from .errors import openai_error
-from .models import OPENAI_MAX_INPUTS, OPENAI_MAX_TOKENS_PER_REQUEST, OPENAI_MODELS
+from .models import (
+    OPENAI_MAX_INPUTS, OPENAI_MAX_TOKENS_PER_REQUEST, OPENAI_MODELS, FakeModel,
+)
 from .replies import Reply, float32_base64, float_list
 from .vectors import expected_vector, openai_decode, openai_token_count
 
@@ -48,7 +50,7 @@ def _token_counts(body: dict, texts: list[str], token_ids: bool) -> list[int]:
     return [len(raw)] if _is_ids(raw) else [len(x) for x in raw]
 
 
-def _check_limits(model: str, counts: list[int], max_tokens: int) -> None:
+def _check_limits(counts: list[int], max_tokens: int) -> None:
     for count in counts:
         if count > max_tokens:
             raise openai_error(
@@ -62,8 +64,7 @@ def _check_limits(model: str, counts: list[int], max_tokens: int) -> None:
                            code="max_tokens_per_request")
 
 
-def _dimension(body: dict, model: str) -> int:
-    spec = OPENAI_MODELS[model]
+def _dimension(body: dict, spec: FakeModel) -> int:
     asked = body.get("dimensions")
     if asked is None:
         return spec.dimension
@@ -76,12 +77,12 @@ def _dimension(body: dict, model: str) -> int:
     return asked
 
 
-def embed(body: dict, tamper: Tamper) -> Reply:
+def embed(body: dict, tamper: Tamper, models: dict[str, FakeModel] = OPENAI_MODELS) -> Reply:
     """Validate a request body and build the response (raises ApiError like the real API)."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise openai_error(400, "you must provide a model parameter")
-    if model not in OPENAI_MODELS:
+    if model not in models:
         raise openai_error(404, f"The model `{model}` does not exist or you do not have access "
                            "to it.", code="model_not_found")
     texts, token_ids = extract_inputs(body)
@@ -90,9 +91,9 @@ def embed(body: dict, tamper: Tamper) -> Reply:
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
         raise _invalid("encoding_format")
-    dim = _dimension(body, model)
+    dim = _dimension(body, models[model])
     counts = _token_counts(body, texts, token_ids)
-    _check_limits(model, counts, OPENAI_MODELS[model].max_tokens)
+    _check_limits(counts, models[model].max_tokens)
     vectors = tamper([expected_vector(model, t, dim) for t in texts])
     render = float32_base64 if encoding == "base64" else float_list
     data = [{"object": "embedding", "index": i, "embedding": render(v)}

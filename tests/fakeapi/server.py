@@ -25,6 +25,7 @@ from types import TracebackType
 from . import cohere_api, openai_api
 from .errors import ApiError, cohere_error, injected_error, openai_error
 from .faults import FaultRule, cut_json, tamper_vectors
+from .models import COHERE_MODELS, OPENAI_MODELS, FakeModel
 from .records import RecordedRequest
 from .vectors import openai_tokenizer_name
 
@@ -60,6 +61,8 @@ class FakeEmbeddingServer:
         self._rules: list[FaultRule] = []
         self._in_flight = 0
         self.max_in_flight = 0
+        self.openai_models: dict[str, FakeModel] = dict(OPENAI_MODELS)
+        self.cohere_models: dict[str, FakeModel] = dict(COHERE_MODELS)
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -113,6 +116,16 @@ class FakeEmbeddingServer:
     @property
     def cohere_base_url(self) -> str:
         return self.url
+
+    def add_model(self, api: str, name: str, dimension: int, max_tokens: int = 8191, *,
+                  flexible_dimensions: bool = False,
+                  output_dimensions: tuple[int, ...] = ()) -> FakeModel:
+        """Serve another model (e.g. what a vLLM or Ollama server would host) on `api`."""
+        if api not in ("openai", "cohere"):
+            raise ValueError(f"api must be 'openai' or 'cohere', got {api!r}")
+        model = FakeModel(name, dimension, max_tokens, flexible_dimensions, output_dimensions)
+        (self.openai_models if api == "openai" else self.cohere_models)[name] = model
+        return model
 
     # -- what was received ----------------------------------------------------------------------
     @property
@@ -308,8 +321,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise _unparseable(flavour)
         tamper = partial(tamper_vectors, rule)
         if record.api == "openai":
-            return openai_api.embed(record.body, tamper)
-        return cohere_api.embed(record.body, 1 if record.api == "cohere-v1" else 2, tamper)
+            return openai_api.embed(record.body, tamper, owner.openai_models)
+        version = 1 if record.api == "cohere-v1" else 2
+        return cohere_api.embed(record.body, version, tamper, owner.cohere_models)
 
     # -- writing --------------------------------------------------------------------------------
     def _send_json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:

@@ -148,6 +148,19 @@ def test_unknown_model_is_404_in_both_apis(fake_api):
         cohere_v2(fake_api).embed(model="no-such-model", texts=["x"], input_type="search_query")
 
 
+def test_added_models_are_served(fake_api):
+    fake_api.add_model("openai", "BAAI/bge-m3", 1024, 8192)
+    fake_api.add_model("cohere", "my-cohere", 64, 100)
+    response = openai_client(fake_api).embeddings.create(model="BAAI/bge-m3", input="x")
+    assert np.array_equal(as_f32(response.data[0].embedding),
+                          expected_vector("BAAI/bge-m3", "x", 1024))
+    co = cohere_v2(fake_api).embed(model="my-cohere", texts=["x"], input_type="search_query",
+                                   embedding_types=["float"])
+    assert len(co.embeddings.float_[0]) == 64
+    with pytest.raises(openai.NotFoundError):
+        openai_client(fake_api).embeddings.create(model="my-cohere", input="x")
+
+
 def test_azure_style_deployment_path(fake_api):
     client = openai.AzureOpenAI(azure_endpoint=fake_api.url, api_key=KEY, max_retries=0,
                                 api_version="2024-10-21", azure_deployment="my-embedder")
