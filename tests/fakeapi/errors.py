@@ -23,8 +23,8 @@ def mask_key(key: str | None) -> str:
 
 
 def openai_error(
-    status: int, message: str, *, type_: str = "invalid_request_error", code: str | None = None,
-    param: str | None = None,
+    status: int, message: str, *, type_: str = "invalid_request_error",
+    code: str | None = None, param: str | None = None,
 ) -> ApiError:
     """OpenAI's `{"error": {message, type, param, code}}`."""
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
@@ -40,7 +40,8 @@ _OPENAI_DEFAULTS: dict[int, tuple[str, str, str | None]] = {
     400: ("'$.input' is invalid. Please check the API reference: "
           "https://platform.openai.com/docs/api-reference.", "invalid_request_error", None),
     401: ("Incorrect API key provided: {masked}. You can find your API key at "
-          "https://platform.openai.com/account/api-keys.", "invalid_request_error", "invalid_api_key"),
+          "https://platform.openai.com/account/api-keys.", "invalid_request_error",
+          "invalid_api_key"),
     403: ("Project does not have access to model `{model}`", "invalid_request_error",
           "model_not_found"),
     404: ("The model `{model}` does not exist or you do not have access to it.",

@@ -68,7 +68,7 @@ class FakeEmbeddingServer:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> "FakeEmbeddingServer":
+    def start(self) -> FakeEmbeddingServer:
         """Bind an ephemeral port on 127.0.0.1 and serve in a background thread."""
         if self._httpd is not None:
             return self
@@ -93,7 +93,7 @@ class FakeEmbeddingServer:
             self._thread.join(timeout=5)
         self._httpd = self._thread = None
 
-    def __enter__(self) -> "FakeEmbeddingServer":
+    def __enter__(self) -> FakeEmbeddingServer:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -180,7 +180,7 @@ class FakeEmbeddingServer:
             self._rules.clear()
 
     # -- used by the handler --------------------------------------------------------------------
-    def _admit(self, make_record: "partial[RecordedRequest]") -> RecordedRequest:
+    def _admit(self, make_record: partial[RecordedRequest]) -> RecordedRequest:
         with self._lock:
             record = make_record(number=len(self._requests) + 1)
             self._requests.append(record)
@@ -251,10 +251,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         self._read_body()
+        if self.path == "/_fake/stats":  # for a client in another process (the benchmark)
+            owner = self.server.owner
+            records = owner.requests
+            self._send_json(200, {"requests": len(records), "max_in_flight": owner.max_in_flight,
+                                  "statuses": [r.status for r in records]})
+            return
         self._send_json(404, {"message": f"no route for GET {self.path}"})
 
     def do_POST(self) -> None:  # noqa: N802
         owner = self.server.owner
+        if self.path == "/_fake/reset":
+            self._read_body()
+            owner.reset()
+            self._send_json(200, {"reset": True})
+            return
         raw = self._read_body()
         record = owner._admit(self._make_record(raw))
         try:
@@ -271,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _make_record(self, raw: bytes) -> "partial[RecordedRequest]":
+    def _make_record(self, raw: bytes) -> partial[RecordedRequest]:
         api = route(self.path)
         body = _parse_object(raw)
         texts, token_ids = _inputs(api, body)

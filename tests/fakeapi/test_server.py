@@ -380,7 +380,8 @@ def test_wrong_dimension(fake_api):
     fake_api.inject("wrong_dimension")
     fake_api.inject("wrong_dimension", dimension=10)
     client = openai_client(fake_api)
-    assert len(client.embeddings.create(model=SMALL, input="a", dimensions=64).data[0].embedding) == 63
+    small = client.embeddings.create(model=SMALL, input="a", dimensions=64)
+    assert len(small.data[0].embedding) == 63
     assert len(client.embeddings.create(model=SMALL, input="a").data[0].embedding) == 10
     assert len(client.embeddings.create(model=SMALL, input="a").data[0].embedding) == 1536
 
@@ -405,10 +406,11 @@ def test_marker_fails_for_good(fake_api):
     rule = fake_api.fail_on("batch-7", status=503)
     client = openai_client(fake_api)
     failed = []
-    for attempt in range(2):
+    for _attempt in range(2):
         for b in range(1, 11):
             try:
-                client.embeddings.create(model=SMALL, input=[f"batch-{b} item {i}" for i in range(3)])
+                client.embeddings.create(model=SMALL,
+                                         input=[f"batch-{b} item {i}" for i in range(3)])
             except openai.InternalServerError:
                 failed.append(b)
     assert failed == [7, 7] and rule.fired == 2
@@ -458,6 +460,27 @@ def test_required_api_key():
         good = openai.OpenAI(base_url=server.openai_base_url, api_key="sk-the-right-key-123",
                              max_retries=0)
         assert good.embeddings.create(model=SMALL, input="x").data
+
+
+def test_runs_in_its_own_process_with_stats_endpoints():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fakeapi", "--latency", "0.01"],
+                            cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0)
+        assert len(client.embeddings.create(model=SMALL, input=["a", "b"]).data) == 2
+        stats = httpx.get(url + "/_fake/stats").json()
+        assert stats["requests"] == 1 and stats["statuses"] == [200]
+        httpx.post(url + "/_fake/reset")
+        assert httpx.get(url + "/_fake/stats").json()["requests"] == 0
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
 
 
 def test_bad_json_and_unknown_path(fake_api):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,11 +25,13 @@ __all__ = [
 
 
 def _seed(model: str, text: str, input_type: str | None) -> int:
-    digest = hashlib.sha256(f"{model}\x00{input_type or ''}\x00{text}".encode("utf-8")).digest()
+    key = f"{model}\x00{input_type or ''}\x00{text}"
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:8], "little")
 
 
-def expected_vector(model: str, text: str, dim: int, *, input_type: str | None = None) -> np.ndarray:
+def expected_vector(model: str, text: str, dim: int, *,
+                    input_type: str | None = None) -> np.ndarray:
     """The float32 unit vector the fake server returns for `text`.
 
     `input_type` is Cohere's (`search_document`, `search_query`, ...): as with the real v3 models

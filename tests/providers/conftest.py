@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from embedkit.retry import RetryPolicy
-from tests.fakeapi.fixtures import fake_api  # noqa: F401  (fixture)
+from tests.fakeapi.fixtures import fake_api  # noqa: F401  (fixture used by name below)
 
 TEST_KEY = "sk-test-provider-key-0123456789"
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=2.0, max_total_wait=5.0)
@@ -19,7 +19,7 @@ def _no_real_keys(monkeypatch):
 
 
 @pytest.fixture
-def openai_embedder(fake_api, tmp_path):
+def openai_embedder(fake_api, tmp_path):  # noqa: F811
     """`make(**kw)` -> an Embedder on the fake OpenAI endpoint with its own cache dir."""
     from embedkit import Embedder
 
@@ -34,7 +34,7 @@ def openai_embedder(fake_api, tmp_path):
 
 
 @pytest.fixture
-def cohere_embedder(fake_api, tmp_path):
+def cohere_embedder(fake_api, tmp_path):  # noqa: F811
     from embedkit import Embedder
 
     def make(model: str = "embed-english-v3.0", **kw):

@@ -27,7 +27,8 @@ def test_role_picks_input_type_and_vectors_match(cohere_embedder, fake_api):
     assert doc_request.path == "/v2/embed" and doc_request.api_key == TEST_KEY
     assert doc_request.body["input_type"] == "search_document"
     assert query_request.body["input_type"] == "search_query"
-    assert doc_request.body["truncate"] == "END" and doc_request.body["embedding_types"] == ["float"]
+    assert doc_request.body["truncate"] == "END"
+    assert doc_request.body["embedding_types"] == ["float"]
 
 
 def test_batches_of_at_most_96(cohere_embedder, fake_api):

@@ -309,3 +309,13 @@ def test_resume_after_a_batch_fails_for_good(openai_embedder, fake_api):
     assert rerun.stats.hits == 45 and rerun.stats.requests == 1
     for row, text in zip(out, texts):
         np.testing.assert_allclose(row, expected_vector(SMALL, text, 8), atol=1e-6)
+
+
+def test_prefixes_are_sent_and_provider_embed_works_directly(openai_embedder, fake_api):
+    emb = openai_embedder(dimensions=8, query_prefix="query: ")
+    emb.embed_query("refunds")
+    assert fake_api.requests[0].texts == ["query: refunds"]
+    batch = emb.provider.embed(["a b", "c"], role="document", prefix="passage: ")
+    assert batch.vectors.shape == (2, 8) and batch.tokens == sum(
+        openai_token_count(t) for t in ["passage: a b", "passage: c"])
+    assert fake_api.requests[1].texts == ["passage: a b", "passage: c"]

@@ -8,9 +8,11 @@ came back before the engine may cache it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
+import ssl
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,6 +42,7 @@ RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 _MASKED_KEY = re.compile(r"[\w-]*\*{3,}[\w-]*")  # "sk-ab****wxyz": how services quote keys back
 _KEY_LIKE = re.compile(r"\b(sk|co|pk|rk)-[A-Za-z0-9_-]{8,}")
 MAX_SERVER_MESSAGE = 300
+_TOKEN_MEMO_SIZE = 200_000  # texts whose token count is remembered (then forgotten at once)
 
 
 def resolve_api_key(api_key: str | None, env_var: str, *, label: str,
@@ -110,6 +113,26 @@ def parse_retry_after(headers: Any) -> float | None:
         if seconds >= 0:
             return seconds
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client this process makes.
+
+    Each sync call runs in a fresh event loop and so builds a fresh SDK client; loading the CA
+    bundle for each would cost tens of milliseconds per query. Honours SSL_CERT_FILE and
+    SSL_CERT_DIR like httpx does, else uses certifi's bundle (httpx's default), else the system's.
+    """
+    cafile = os.environ.get("SSL_CERT_FILE")
+    capath = os.environ.get("SSL_CERT_DIR")
+    if not cafile and not capath:
+        try:
+            import certifi
+
+            cafile = certifi.where()
+        except ImportError:
+            pass
+    return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
 
 
 class LoopBound(Generic[C]):
@@ -228,6 +251,7 @@ class RemoteProvider:
         self.retry = retry or RetryPolicy()
         self.tokenizer = tokenizer
         self.counters = RequestCounters()
+        self._token_counts: dict[str, int] = {}
         self._counter_lock = threading.Lock()
         self._api_key = resolve_api_key(api_key, self.env_var, label=f"{self.name}:{self.model}",
                                         required=key_required)
@@ -240,7 +264,17 @@ class RemoteProvider:
         return f"{self.name}:{self.model}"
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        return self.tokenizer.count_many(list(texts))
+        """Tokens per text. Memoized: the engine and the batching both ask for the same texts."""
+        counts = self._token_counts
+        if len(counts) > _TOKEN_MEMO_SIZE:
+            counts.clear()
+        out = []
+        for text in texts:
+            count = counts.get(text)
+            if count is None:
+                count = counts[text] = self.tokenizer.count(text)
+            out.append(count)
+        return out
 
     def split_batches(self, texts: list[str], batch_size: int) -> list[list[int]]:
         """Requests of at most ``batch_size`` texts that also respect the API's limits."""

@@ -8,7 +8,9 @@ from .._optional import require
 from ..catalog import ModelSpec, find_spec
 from ..retry import Failure, RetryPolicy
 from ..roles import Role
-from ._remote import RemoteProvider, parse_retry_after, stack_rows, status_failure
+from ._remote import (
+    RemoteProvider, parse_retry_after, shared_ssl_context, stack_rows, status_failure,
+)
 from .base import ProviderBatch
 from .tokens import tokenizer_for
 
@@ -93,7 +95,8 @@ class CohereProvider(RemoteProvider):
         cohere = require("cohere", extra="cohere")
         httpx = require("httpx", extra="cohere")
         options: dict[str, Any] = {"timeout": self.timeout, "max_retries": 0,
-                                   "httpx_client": httpx.AsyncClient(timeout=self.timeout)}
+                                   "httpx_client": httpx.AsyncClient(
+                                       timeout=self.timeout, verify=shared_ssl_context())}
         if self.base_url:
             options["base_url"] = self.base_url
         return cohere.AsyncClientV2(api_key=self._api_key, **options)
