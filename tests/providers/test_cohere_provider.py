@@ -145,3 +145,12 @@ def test_bad_responses_are_errors_and_nothing_is_cached(cohere_embedder, fake_ap
     fake_api.reset()
     emb.embed_documents(["a", "b"])
     assert fake_api.batch_sizes == [2]  # nothing from the bad response was cached
+
+
+def test_base64_wire_format(cohere_embedder, fake_api):
+    emb = cohere_embedder(embedding_type="base64")
+    out = emb.embed_documents(["a", "b"])
+    assert fake_api.requests[0].body["embedding_types"] == ["base64"]
+    np.testing.assert_allclose(out[1], expected_vector(V3, "b", 1024, input_type="search_document"),
+                               atol=1e-6)
+    assert emb.fingerprint == cohere_embedder().fingerprint  # same vectors, same cache

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Literal
+
+import numpy as np
 
 from .._optional import require
 from ..catalog import ModelSpec, find_spec
@@ -50,6 +53,9 @@ class CohereProvider(RemoteProvider):
         input_type: override the role mapping with one type for every text.
         truncate: what the service does with texts over the model's limit: ``END`` (default,
             keep the start), ``START`` or ``NONE`` (an error).
+        embedding_type: ``"float"`` (default) or ``"base64"``: float32 bytes, decoded with numpy.
+            The cohere SDK builds a Python object per float it parses (about 1 s of CPU per
+            96 x 1024 batch here), so base64 is much lighter on the client.
     """
 
     name = "cohere"
@@ -59,12 +65,17 @@ class CohereProvider(RemoteProvider):
     def __init__(self, model: str = "embed-english-v3.0", *, dimensions: int | None = None,
                  api_key: str | None = None, base_url: str | None = None,
                  timeout: float = 60.0, retry: RetryPolicy | None = None,
-                 input_type: InputType | None = None, truncate: Truncate = "END") -> None:
+                 input_type: InputType | None = None, truncate: Truncate = "END",
+                 embedding_type: Literal["float", "base64"] = "float") -> None:
         if input_type is not None and input_type not in INPUT_TYPES:
             raise ValueError(f"input_type must be one of {', '.join(INPUT_TYPES)}, "
                              f"got {input_type!r}")
         if truncate not in ("NONE", "START", "END"):
             raise ValueError(f"truncate must be 'NONE', 'START' or 'END', got {truncate!r}")
+        if embedding_type not in ("float", "base64"):
+            raise ValueError(
+                f"embedding_type must be 'float' or 'base64', got {embedding_type!r}")
+        self.embedding_type = embedding_type
         # Import the SDK's client classes now, not inside the first (timed) request.
         require("cohere", extra="cohere").AsyncClientV2  # noqa: B018
         self.model = model
@@ -107,12 +118,16 @@ class CohereProvider(RemoteProvider):
     async def _request(self, texts: list[str], role: Role, attempt: int) -> ProviderBatch:
         kwargs: dict[str, Any] = {"model": self.model, "texts": texts,
                                   "input_type": self.input_type_for(role),
-                                  "embedding_types": ["float"], "truncate": self.truncate}
+                                  "embedding_types": [self.embedding_type],
+                                  "truncate": self.truncate}
         if self.output_dimension is not None:
             kwargs["output_dimension"] = self.output_dimension
         client = await self._clients.get()
         response = await client.embed(**kwargs)
-        rows = getattr(response.embeddings, "float_", None) or []
+        if self.embedding_type == "base64":
+            rows = [_float32(s) for s in getattr(response.embeddings, "base64", None) or []]
+        else:
+            rows = getattr(response.embeddings, "float_", None) or []
         vectors = stack_rows(rows, label=self.label, attempts=attempt)
         billed = getattr(getattr(response, "meta", None), "billed_units", None)
         return ProviderBatch(vectors, int(getattr(billed, "input_tokens", 0) or 0))
@@ -131,6 +146,8 @@ class CohereProvider(RemoteProvider):
                 return Failure(False, "returned a response that is not valid JSON", status)
             return status_failure(status, _server_message(exc.body),
                                   parse_retry_after(exc.headers), _HINTS.get(status, ""))
+        if isinstance(exc, ValueError):
+            return Failure(False, f"returned an unusable response ({exc})", 200)
         return None
 
 
@@ -156,6 +173,14 @@ def _output_dimension(model: str, native: int | None, choices: tuple[int, ...],
         raise ValueError(f"dimensions={dimensions} is not offered by cohere:{model}; "
                          f"choose one of {', '.join(map(str, choices))}")
     return dimensions
+
+
+def _float32(encoded: str) -> np.ndarray:
+    """Cohere's base64 embedding: the float32 values' bytes, little-endian."""
+    raw = base64.b64decode(encoded)
+    if len(raw) % 4:
+        raise ValueError(f"a base64 embedding of {len(raw)} bytes is not float32 values")
+    return np.frombuffer(raw, dtype="<f4")
 
 
 def _server_message(body: Any) -> str:
