@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -52,14 +54,22 @@ def run_once(server: FakeServerProcess | FakeEmbeddingServer, provider: str, tex
     emb = Embedder(MODELS[provider], api_key="sk-benchmark", base_url=base_url, cache=False,
                    batch_size=batch_size, max_concurrency=concurrency, dimensions=dimensions)
     server.reset()
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     vectors = emb.embed_documents(texts)
     seconds = time.perf_counter() - started
+    client_cpu = _cpu_seconds() - cpu_before
     assert vectors.shape[0] == len(texts)
     requests, peak = _server_counts(server)
     return {"concurrency": concurrency, "seconds": round(seconds, 3),
             "texts_per_second": round(len(texts) / seconds, 1),
-            "requests": requests, "max_in_flight": peak}
+            "requests": requests, "max_in_flight": peak,
+            "client_cpu_seconds": round(client_cpu, 2)}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _server_counts(server: FakeServerProcess | FakeEmbeddingServer) -> tuple[int, int]:
@@ -96,16 +106,21 @@ def main(argv: list[str] | None = None) -> int:
         row["speedup"] = round(baseline / row["seconds"], 2)
 
     where = "in-process" if args.in_process else "separate process"
+    load = os.getloadavg()[0]
     print(f"{args.provider}: {len(texts)} {source}, batch {args.batch_size}, "
-          f"{args.latency * 1000:g} ms per request, fake server in a {where}")
-    print("| max_concurrency | seconds | texts/s | requests | peak in flight | speedup |")
-    print("| --- | --- | --- | --- | --- | --- |")
+          f"{args.latency * 1000:g} ms per request, fake server in a {where}; "
+          f"{os.cpu_count()} CPUs, load average {load:.1f}")
+    print("| max_concurrency | seconds | texts/s | requests | peak in flight | client CPU s "
+          "| speedup |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(f"| {row['concurrency']} | {row['seconds']} | {row['texts_per_second']} | "
-              f"{row['requests']} | {row['max_in_flight']} | {row['speedup']}x |")
+              f"{row['requests']} | {row['max_in_flight']} | {row['client_cpu_seconds']} | "
+              f"{row['speedup']}x |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"provider": args.provider, "texts": len(texts),
                                     "source": source, "latency": args.latency, "server": where,
+                                    "load_average": load,
                                     "batch_size": args.batch_size, "runs": rows}, indent=2))
     return 0
 
