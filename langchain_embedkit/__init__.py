@@ -1,1 +1,12 @@
-"""Placeholder: the adapter lands with its issue."""
+"""LangChain integration for embedkit: `EmbedKitEmbeddings` and `EmbedKitHybridRetriever`.
+
+Example:
+    >>> from langchain_embedkit import EmbedKitEmbeddings  # doctest: +SKIP
+    >>> EmbedKitEmbeddings().embed_query("hello")[:2]      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .embeddings import EmbedKitEmbeddings
+
+__all__ = ["EmbedKitEmbeddings"]
