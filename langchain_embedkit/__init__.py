@@ -8,5 +8,6 @@ Example:
 from __future__ import annotations
 
 from .embeddings import EmbedKitEmbeddings
+from .retrievers import EmbedKitHybridRetriever
 
-__all__ = ["EmbedKitEmbeddings"]
+__all__ = ["EmbedKitEmbeddings", "EmbedKitHybridRetriever"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 from .embeddings import EmbedKitEmbeddings
 
 SETTINGS_FILE = "langchain_retriever.json"
+INDEX_FOLDER = "index"
 _FORMAT = 1
 # Keyword arguments of `HybridIndex(...)` that `from_documents` passes through.
 INDEX_OPTIONS = ("fusion", "alpha", "rrf_k", "candidates", "bm25", "tokenizer")
@@ -152,24 +154,42 @@ class EmbedKitHybridRetriever(BaseRetriever):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """Write the index (JSON and numpy files, no pickle) and this retriever's settings."""
-        directory = Path(path)
-        self.index.save(directory)
+        """Write the retriever to a folder: the engine index (numpy, JSON and BM25 files, no
+        pickle, replaced atomically) in ``index/`` and this retriever's settings beside it.
+
+        A retriever over a ``vectorstore`` saves its BM25 side only; save the store with its
+        own method and pass it to `load`.
+        """
+        folder = Path(path).expanduser()
+        self.index.save(folder / INDEX_FOLDER)
         settings = {"format": _FORMAT, "k": self.k, "filter": self.filter,
                     "fetch_k": self.fetch_k}
-        (directory / SETTINGS_FILE).write_text(json.dumps(settings, indent=2), encoding="utf-8")
+        _write_json_atomically(folder / SETTINGS_FILE, settings)
 
     @classmethod
     def load(cls, path: str | Path, embeddings: EmbedKitEmbeddings, *,
              vectorstore: VectorStore | None = None, **kwargs: Any) -> EmbedKitHybridRetriever:
-        """Open a saved retriever. ``embeddings`` must be configured as when it was saved:
-        another model, dimension, prefix or glossary raises `FingerprintMismatchError`."""
-        directory = Path(path)
-        index = HybridIndex.load(directory, embeddings.embedder)
-        settings_file = directory / SETTINGS_FILE
-        settings = json.loads(settings_file.read_text(encoding="utf-8")) \
-            if settings_file.is_file() else {}
-        settings.pop("format", None)
+        """Open a folder written by `save`.
+
+        Args:
+            path: the folder.
+            embeddings: configured as when the index was built; another model, dimension,
+                prefix or glossary raises `embedkit.FingerprintMismatchError`.
+            vectorstore: required when the retriever was saved over a vector store.
+            **kwargs: retriever fields that override the saved ones (``k``, ``filter``...).
+        """
+        folder = Path(path).expanduser()
+        settings_file = folder / SETTINGS_FILE
+        if not settings_file.is_file():
+            raise FileNotFoundError(f"no saved EmbedKitHybridRetriever at {folder} "
+                                    f"(missing {SETTINGS_FILE})")
+        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+        if settings.pop("format", None) != _FORMAT:
+            raise ValueError(f"{settings_file}: unsupported format; re-save the retriever")
+        index = HybridIndex.load(folder / INDEX_FOLDER, embeddings.embedder)
+        if not index.store_vectors and vectorstore is None:
+            raise ValueError(f"the retriever at {folder} was saved over a vector store "
+                             "(the dense side lives there): pass vectorstore=...")
         return cls(index=index, embeddings=embeddings, vectorstore=vectorstore,
                    **{**settings, **kwargs})
 
@@ -343,6 +363,13 @@ def _has_id(index: HybridIndex, doc_id: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(partial, path)
 
 
 def _dense_kwargs(dense: list[tuple[str, float]] | None) -> dict[str, Any]:
