@@ -79,8 +79,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
     k: int = Field(default=4, ge=1)
     """Documents returned per query (fewer when fewer match); ``invoke(q, k=...)`` overrides."""
     filter: dict[str, Any] | None = None
-    """Metadata filter applied to every query, e.g. ``{"lang": "en"}``; ``invoke(q,
-    filter=...)`` overrides. Semantics are the engine's `HybridIndex.search` filter."""
+    """Metadata filter applied to every query: each key must be present and equal, e.g.
+    ``{"lang": "en"}``. ``invoke(q, filter=...)`` overrides it. Over a ``vectorstore`` it is
+    applied to the store's ``fetch_k`` candidates, so raise ``fetch_k`` for narrow filters."""
     fetch_k: int | None = Field(default=None, ge=1)
     """Dense candidates fetched from ``vectorstore`` per query (default: the index's
     ``candidates``)."""
