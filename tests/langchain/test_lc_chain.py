@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnablePassthrough
+from langchain_embedkit import EmbedKitHybridRetriever
 
-pytest.importorskip("embedkit.index", reason="HybridIndex is not in this checkout yet")
-
-from langchain_embedkit import EmbedKitHybridRetriever  # noqa: E402
-from lc_corpus import KEYWORD_QUERY, PARAPHRASE_QUERY, SUPPORT_TEXTS  # noqa: E402
+from lc_corpus import KEYWORD_QUERY, PARAPHRASE_QUERY, SUPPORT_TEXTS
 
 PROMPT = ChatPromptTemplate.from_messages([
     ("system", "Answer only from this context:\n{context}"),

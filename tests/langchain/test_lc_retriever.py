@@ -7,16 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from embedkit import FingerprintMismatchError
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
+from langchain_embedkit import EmbedKitEmbeddings, EmbedKitHybridRetriever
 
-pytest.importorskip("embedkit.index", reason="HybridIndex is not in this checkout yet")
-
-from embedkit import FingerprintMismatchError  # noqa: E402
-from langchain_embedkit import EmbedKitEmbeddings, EmbedKitHybridRetriever  # noqa: E402
-
-from lc_corpus import KEYWORD_QUERY, PARAPHRASE_QUERY, SUPPORT_TEXTS  # noqa: E402
+from lc_corpus import KEYWORD_QUERY, PARAPHRASE_QUERY, SUPPORT_TEXTS
 
 SCORE_KEYS = {"score", "dense_score", "bm25_score", "dense_rank", "bm25_rank"}
 
@@ -205,3 +202,20 @@ def test_langsmith_metadata_names_embedding_provider_and_model(support_docs, lc_
         assert params["ls_embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert "ls_vector_store_provider" not in own
     assert external["ls_vector_store_provider"] == "InMemoryVectorStore"
+
+
+def test_saved_retriever_over_a_vectorstore_needs_the_store_back(support_docs, lc_embeddings,
+                                                                  tmp_path):
+    store = InMemoryVectorStore.from_documents(support_docs, lc_embeddings)
+    retriever = EmbedKitHybridRetriever.from_documents(support_docs, vectorstore=store, k=3)
+    retriever.save(tmp_path / "saved")
+    assert not list((tmp_path / "saved").rglob("vectors.npy"))  # the store keeps the vectors
+    with pytest.raises(ValueError, match="pass vectorstore="):
+        EmbedKitHybridRetriever.load(tmp_path / "saved", lc_embeddings)
+    loaded = EmbedKitHybridRetriever.load(tmp_path / "saved", lc_embeddings, vectorstore=store)
+    for query in (KEYWORD_QUERY, PARAPHRASE_QUERY):
+        assert _ids(loaded.invoke(query)) == _ids(retriever.invoke(query))
+    # Saving again into the same folder replaces the previous save.
+    loaded.save(tmp_path / "saved")
+    assert EmbedKitHybridRetriever.load(tmp_path / "saved", lc_embeddings, vectorstore=store,
+                                        k=1).k == 1

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from langchain_core.documents import Document
+from langchain_embedkit import EmbedKitEmbeddings, EmbedKitHybridRetriever
 from langchain_tests.integration_tests import RetrieversIntegrationTests
-
-pytest.importorskip("embedkit.index", reason="HybridIndex is not in this checkout yet")
-
-from langchain_embedkit import EmbedKitEmbeddings, EmbedKitHybridRetriever  # noqa: E402
 
 DOCS = [
     Document("To reset your password, open Settings and choose Forgot password.", id="pw"),
