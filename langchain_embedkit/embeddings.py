@@ -17,12 +17,9 @@ from embedkit.providers import parse_model_string
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
-# Where each API provider's key is looked up when ``api_key`` is not passed, first name first.
-# COHERE_API_KEY is what langchain-cohere reads; CO_API_KEY is the Cohere SDK's own name.
-API_KEY_ENV_VARS: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_API_KEY",),
-    "cohere": ("COHERE_API_KEY", "CO_API_KEY"),
-}
+# Where each API provider's key is looked up when ``api_key`` is not passed: the same
+# variables the engine's providers read (and langchain-openai / langchain-cohere use).
+API_KEY_ENV_VARS: dict[str, str] = {"openai": "OPENAI_API_KEY", "cohere": "COHERE_API_KEY"}
 
 
 def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
@@ -35,10 +32,8 @@ def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
         provider = parse_model_string(model).provider
     except (TypeError, ValueError):
         return None  # the engine reports the bad model string when it is built
-    for name in API_KEY_ENV_VARS.get(provider, ()):
-        if os.environ.get(name):
-            return SecretStr(os.environ[name])
-    return None
+    value = os.environ.get(API_KEY_ENV_VARS.get(provider, ""))
+    return SecretStr(value) if value else None
 
 
 class EmbedKitEmbeddings(BaseModel, Embeddings):
@@ -89,10 +84,15 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
     """Text put before every document. None uses the model's documented prefix."""
     api_key: SecretStr | None = Field(default_factory=_api_key_from_env)
     """API key for ``openai:`` and ``cohere:`` models. If not passed it is read from
-    ``OPENAI_API_KEY`` or ``COHERE_API_KEY`` (then ``CO_API_KEY``), according to ``model``.
+    ``OPENAI_API_KEY`` or ``COHERE_API_KEY``, according to ``model``.
     Never shown in repr, ``model_dump`` output or error messages."""
     base_url: str | None = None
     """Endpoint of an OpenAI- or Cohere-compatible API (a proxy, Azure, a local server)."""
+    timeout: float | None = None
+    """Seconds to wait for one API request (API models only; None keeps the provider's)."""
+    provider_options: dict[str, Any] = Field(default_factory=dict)
+    """Further keyword arguments for the backend, e.g. ``{"retry": RetryPolicy(...)}`` or
+    ``{"organization": ...}`` for OpenAI, ``{"trust_remote_code": True}`` for local models."""
     batch_size: int | None = None
     """Texts per model call. Defaults to 32 for local models and the provider's limit for APIs."""
     max_concurrency: int = 4
@@ -130,15 +130,14 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
             "show_progress": self.show_progress,
             "max_concurrency": self.max_concurrency,
         }
-        remote = parse_model_string(self.model).provider != "local"
-        if not remote and (self.api_key is not None or self.base_url is not None):
-            raise ValueError(f"api_key and base_url apply to API models ('openai:...', "
+        remote_only = {"api_key": self.api_key, "base_url": self.base_url, "timeout": self.timeout}
+        given = {name: value for name, value in remote_only.items() if value is not None}
+        if given and parse_model_string(self.model).provider == "local":
+            raise ValueError(f"{', '.join(given)} apply to API models ('openai:...', "
                              f"'cohere:...'), not to the local model {self.model!r}")
         if self.api_key is not None:
-            kwargs["api_key"] = self.api_key.get_secret_value()
-        if self.base_url is not None:
-            kwargs["base_url"] = self.base_url
-        return kwargs
+            given["api_key"] = self.api_key.get_secret_value()
+        return {**kwargs, **self.provider_options, **given}
 
     @property
     def embedder(self) -> Embedder:
