@@ -42,7 +42,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
     Finds exact keywords (part numbers, error codes, names) that dense search misses and
     paraphrases that BM25 misses. Each returned document is a copy whose metadata holds
     ``score`` (fused), ``dense_score``, ``bm25_score``, ``dense_rank`` and ``bm25_rank``
-    (None when that method did not return the document).
+    (None when that method did not return the document). Over a ``vectorstore``,
+    ``dense_score`` is the store's relevance score, or its raw score negated when the store
+    reports distances and has no relevance function.
 
     Setup:
         ``pip install "embedkit[langchain,local,bm25]"``

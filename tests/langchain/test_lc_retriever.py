@@ -136,6 +136,36 @@ def test_any_vectorstore_can_supply_the_dense_side(support_docs, lc_embeddings):
     assert found[0].metadata["dense_score"] == pytest.approx(similarity, abs=1e-6)
 
 
+class _CosineDistanceStore(InMemoryVectorStore):
+    """Like Chroma or FAISS without a relevance function: scores are distances (lower is
+    better), results still best first."""
+
+    def similarity_search_with_score(self, query: str, k: int = 4, **kwargs: Any):
+        return [(doc, 1.0 - score) for doc, score in super().similarity_search_with_score(
+            query, k=k, **kwargs)]
+
+    async def asimilarity_search_with_score(self, query: str, k: int = 4, **kwargs: Any):
+        return self.similarity_search_with_score(query, k=k, **kwargs)
+
+
+@pytest.mark.parametrize("fusion", ["weighted", "rrf"])
+async def test_a_store_that_returns_distances_ranks_like_one_that_returns_similarities(
+        support_docs, lc_embeddings, fusion):
+    similar = InMemoryVectorStore.from_documents(support_docs, lc_embeddings)
+    distant = _CosineDistanceStore.from_documents(support_docs, lc_embeddings)
+    query = "printer lost its connection"
+    assert distant.similarity_search_with_score(query, k=2)[0][1] < \
+        distant.similarity_search_with_score(query, k=2)[1][1]
+    expected = EmbedKitHybridRetriever.from_documents(
+        support_docs, vectorstore=similar, k=5, fusion=fusion).invoke(query)
+    retriever = EmbedKitHybridRetriever.from_documents(
+        support_docs, vectorstore=distant, k=5, fusion=fusion)
+    for found in (retriever.invoke(query), await retriever.ainvoke(query)):
+        assert _ids(found) == _ids(expected)
+        assert [d.metadata["dense_rank"] for d in found] == \
+            [d.metadata["dense_rank"] for d in expected]
+
+
 async def test_async_matches_sync_in_both_modes(support_docs, lc_embeddings):
     own = EmbedKitHybridRetriever.from_documents(support_docs, embeddings=lc_embeddings, k=3)
     store = await InMemoryVectorStore.afrom_documents(support_docs, lc_embeddings)
