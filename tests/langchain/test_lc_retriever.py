@@ -234,6 +234,19 @@ def test_langsmith_metadata_names_embedding_provider_and_model(support_docs, lc_
     assert external["ls_vector_store_provider"] == "InMemoryVectorStore"
 
 
+def test_a_store_with_other_embeddings_is_reported_as_such(support_docs):
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    recorder = _RetrieverStartRecorder()
+    store = InMemoryVectorStore.from_documents(support_docs, DeterministicFakeEmbedding(size=16))
+    retriever = EmbedKitHybridRetriever.from_documents(support_docs, vectorstore=store, k=2)
+    found = retriever.invoke(KEYWORD_QUERY, config={"callbacks": [recorder]})
+    assert found[0].id == "e1147"  # BM25 still finds the code; the dense side is the store's
+    (params,) = recorder.metadata
+    assert params["ls_embedding_provider"] == "DeterministicFakeEmbedding"
+    assert "ls_embedding_model" not in params
+
+
 def test_saved_retriever_over_a_vectorstore_needs_the_store_back(support_docs, lc_embeddings,
                                                                   tmp_path):
     store = InMemoryVectorStore.from_documents(support_docs, lc_embeddings)
