@@ -7,7 +7,11 @@ Example:
 
 from __future__ import annotations
 
-from .embeddings import EmbedKitEmbeddings
-from .retrievers import EmbedKitHybridRetriever
+from embedkit._optional import require
+
+require("langchain_core", extra="langchain")  # a clear pip command instead of a bare failure
+
+from .embeddings import EmbedKitEmbeddings  # noqa: E402
+from .retrievers import EmbedKitHybridRetriever  # noqa: E402
 
 __all__ = ["EmbedKitEmbeddings", "EmbedKitHybridRetriever"]

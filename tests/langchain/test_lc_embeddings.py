@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 import time
 from unittest import mock
 
@@ -238,3 +241,20 @@ def test_ls_params_name_provider_and_model():
     with pytest.warns(UserWarning, match="not trained for Matryoshka"):
         smaller = EmbedKitEmbeddings(cache=False, dimensions=64)
     assert smaller._get_ls_params()["ls_embedding_dimensions"] == 64
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
+def test_import_is_light_and_a_missing_langchain_core_names_the_extra():
+    out = _run_python("import sys, langchain_embedkit; "
+                      "print(sorted({'torch', 'sentence_transformers', 'openai', 'cohere'} "
+                      "& set(sys.modules)))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    out = _run_python("import sys; sys.modules['langchain_core'] = None; "
+                      "import langchain_embedkit")
+    assert out.returncode != 0
+    assert 'pip install "embedkit[langchain]"' in out.stderr
