@@ -6,6 +6,8 @@ import pytest
 from langchain_core.documents import Document
 from lc_corpus import make_support_docs
 
+from tests.fakeapi.fixtures import fake_api  # noqa: F401  (local OpenAI/Cohere API fixture)
+
 @pytest.fixture
 def support_docs() -> list[Document]:
     return make_support_docs()
