@@ -16,11 +16,13 @@ from .errors import EmbedKitError, FingerprintMismatchError, ModelNotFoundError,
 from .glossary import Glossary
 from .index import HybridIndex, SearchHit
 from .monitor import MonitorAlert, SimilarityMonitor
+from .retry import APIError, RetryPolicy
 from .stats import EmbedStats
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIError",
     "CATALOG",
     "DiskVectorCache",
     "EmbedKitError",
@@ -33,6 +35,7 @@ __all__ = [
     "ModelSpec",
     "MonitorAlert",
     "ProviderError",
+    "RetryPolicy",
     "SearchHit",
     "SimilarityMonitor",
     "VectorCache",
