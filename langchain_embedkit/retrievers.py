@@ -33,7 +33,7 @@ SETTINGS_FILE = "langchain_retriever.json"
 INDEX_FOLDER = "index"
 _FORMAT = 1
 # Keyword arguments of `HybridIndex(...)` that `from_documents` passes through.
-INDEX_OPTIONS = ("fusion", "alpha", "rrf_k", "candidates", "bm25", "tokenizer")
+INDEX_OPTIONS = ("fusion", "alpha", "rrf_k", "candidates", "bm25", "tokenizer", "monitor")
 
 
 class EmbedKitHybridRetriever(BaseRetriever):
@@ -135,8 +135,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
             k: documents returned per query.
             filter: default metadata filter.
             **kwargs: ``fusion`` ("auto", "rrf", "weighted", "dense", "bm25"), ``alpha``,
-                ``rrf_k``, ``candidates``, ``bm25``, ``tokenizer`` for the engine index, and
-                the retriever's own fields (``fetch_k``, ``tags``, ``metadata``).
+                ``rrf_k``, ``candidates``, ``bm25``, ``tokenizer``, ``monitor`` (an
+                `embedkit.SimilarityMonitor`) for the engine index, and the retriever's own
+                fields (``fetch_k``, ``tags``, ``metadata``).
         """
         return cls(documents=list(documents), embeddings=embeddings, vectorstore=vectorstore,
                    k=k, filter=filter, **kwargs)
