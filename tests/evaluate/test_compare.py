@@ -150,3 +150,13 @@ def test_dataset_without_judgments_is_refused():
     empty = RetrievalDataset({"d": "text"}, {"q": "query"}, {"q": {"d": 0}})
     with pytest.raises(ValueError, match="no query with a relevant"):
         compare(empty, modes="bm25")
+
+
+def test_two_models_share_one_bm25_run(dataset, cache_dir, prompt_model_dir):
+    table = compare(dataset, models=[None, f"local:{prompt_model_dir}"], modes="dense,bm25",
+                    cache_dir=cache_dir)
+    assert [(r.model.split("/")[-1], r.mode) for r in table.runs] == [
+        ("all-MiniLM-L6-v2", "dense"), ("-", "bm25"), ("prompted-minilm", "dense")]
+    assert [e["misses"] for e in table.embedding] == [len(CORPUS), len(CORPUS)]
+    # Same weights, different saved prompts: different vectors, so the runs can differ.
+    assert table.embedding[0]["fingerprint"] != table.embedding[1]["fingerprint"]
