@@ -223,3 +223,25 @@ def test_api_key_never_leaves_the_object(cache_dir):
                   model.model_dump_json()):
         assert secret not in shown
     assert model.api_key.get_secret_value() == secret
+
+
+def test_service_context_is_gone_and_the_readme_replacements_work(support_docs, restore_settings,
+                                                                  embed_model):
+    """The README's migration section: ServiceContext raises; Settings and embed_model= work."""
+    from llama_index.core import ServiceContext
+    from llama_index.core.service_context import set_global_service_context
+
+    with pytest.raises(ValueError, match="Settings"):
+        ServiceContext.from_defaults(embed_model=embed_model)
+    with pytest.raises(ValueError, match="Settings"):
+        set_global_service_context(None)
+
+    restore_settings.embed_model = embed_model
+    global_index = VectorStoreIndex.from_documents(_documents(support_docs))
+    restore_settings._embed_model = None
+    local_index = VectorStoreIndex.from_documents(_documents(support_docs), embed_model=embed_model)
+
+    for index in (global_index, local_index):
+        hit = index.as_retriever(similarity_top_k=1).retrieve("ship abroad, how many weeks")[0]
+        assert _source_of(hit) == "shipping"
+    assert restore_settings._embed_model is None
