@@ -14,6 +14,7 @@ from .catalog import CATALOG, ModelSpec, find_spec, get_spec, list_models
 from .embedder import Embedder
 from .errors import EmbedKitError, FingerprintMismatchError, ModelNotFoundError, ProviderError
 from .glossary import Glossary
+from .index import HybridIndex, SearchHit
 from .stats import EmbedStats
 
 __version__ = "0.1.0"
@@ -26,9 +27,11 @@ __all__ = [
     "Embedder",
     "FingerprintMismatchError",
     "Glossary",
+    "HybridIndex",
     "ModelNotFoundError",
     "ModelSpec",
     "ProviderError",
+    "SearchHit",
     "VectorCache",
     "find_spec",
     "get_spec",
