@@ -75,6 +75,15 @@ class EmbedKitHybridRetriever(BaseRetriever):
         self._filter = _filter_fn(filters)
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
+    @property
+    def hybrid_index(self) -> HybridIndex:
+        """The engine index doing the ranking (its tokenizer, fusion settings, `save`)."""
+        return self._index
+
+    @property
+    def similarity_top_k(self) -> int:
+        return self._similarity_top_k
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_defaults(

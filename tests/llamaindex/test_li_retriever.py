@@ -12,9 +12,15 @@ from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import QueryBundle, TextNode
-from llama_index.core.vector_stores.types import ExactMatchFilter, MetadataFilters
+from llama_index.core.vector_stores.types import (
+    ExactMatchFilter,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
 
 from embedkit import FingerprintMismatchError, HybridIndex
+from embedkit.tokenizer import Tokenizer
 from llamaindex_embedkit import EmbedKitEmbedding, EmbedKitHybridRetriever
 
 # "kw" is found by its exact part code, which the dense model confuses with near-identical codes;
@@ -179,6 +185,17 @@ def test_metadata_filters_apply_to_both_sides(vector_index):
         assert results and all(r.node.metadata["team"] == "hardware" for r in results)
 
 
+def test_metadata_filter_operators_beyond_equality(vector_index):
+    it_or_finance = MetadataFilters(filters=[
+        MetadataFilter(key="team", value=["it", "finance"], operator=FilterOperator.IN)])
+    retriever = EmbedKitHybridRetriever.from_defaults(index=vector_index, similarity_top_k=5,
+                                                      filters=it_or_finance)
+
+    results = retriever.retrieve("ZT-7741 invoices password")
+
+    assert {r.node.node_id for r in results} == {"password", "billing"}
+
+
 # ---------------------------------------------------------------- persistence
 def _snapshot(retriever, queries=(KEYWORD_QUERY, PARAPHRASE_QUERY, "refund for an invoice")):
     return [[(r.node.node_id, r.score, r.node.get_content()) for r in retriever.retrieve(q)]
@@ -195,6 +212,25 @@ def test_persist_and_load_return_identical_results(embed_model, tmp_path):
 
     assert _snapshot(loaded) == _snapshot(retriever)
     assert loaded.retrieve("ZT-7741")[0].node.metadata["team"] == "facilities"
+
+
+def test_persist_keeps_every_tokenizer_and_fusion_setting(embed_model, tmp_path):
+    tokenizer = Tokenizer(pattern=r"[^\W_]+(?:-[^\W_]+)*", stopwords=["part", "the"],
+                          stemmer_language=None, glossary={"PN": "part number"},
+                          glossary_ignore_case=True)
+    retriever = EmbedKitHybridRetriever.from_defaults(
+        nodes=_nodes(), embed_model=embed_model, tokenizer=tokenizer, fusion="rrf", alpha=0.7,
+        rrf_k=10, candidates=4, bm25="rank_bm25")
+    retriever.persist(tmp_path / "saved")
+
+    loaded = EmbedKitHybridRetriever.from_persist_dir(tmp_path / "saved", embed_model)
+
+    saved, back = retriever.hybrid_index, loaded.hybrid_index
+    assert back.tokenizer == tokenizer and back.tokenizer.to_dict() == tokenizer.to_dict()
+    assert (back.fusion, back.alpha, back.rrf_k, back.candidates) == ("rrf", 0.7, 10, 4)
+    assert back.bm25.to_dict() == saved.bm25.to_dict()
+    assert _snapshot(loaded, ("pn zt-7741", "invoices", "controller boards")) == _snapshot(
+        retriever, ("pn zt-7741", "invoices", "controller boards"))
 
 
 def test_persist_writes_no_pickle(embed_model, tmp_path):
