@@ -15,8 +15,8 @@ from embedkit._optional import require
 
 require("llama_index.core", extra="llamaindex")
 
-from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding  # noqa: E402
-from llama_index.core.bridge.pydantic import (  # noqa: E402
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
@@ -109,7 +109,6 @@ class EmbedKitEmbedding(BaseEmbedding):
     def _refuse_role_blind_cache(cls, value: Any) -> None:
         if value is not None:
             warnings.warn(_LLAMA_CACHE_WARNING, UserWarning, stacklevel=2)
-        return None
 
     @model_validator(mode="before")
     @classmethod

@@ -19,24 +19,24 @@ from embedkit.atomic_dir import current_version, new_version
 
 require("llama_index.core", extra="llamaindex")
 
-from llama_index.core.base.base_retriever import BaseRetriever  # noqa: E402
-from llama_index.core.base.embeddings.base import BaseEmbedding  # noqa: E402
-from llama_index.core.callbacks.base import CallbackManager  # noqa: E402
-from llama_index.core.constants import DEFAULT_SIMILARITY_TOP_K  # noqa: E402
-from llama_index.core.indices.vector_store.base import VectorStoreIndex  # noqa: E402
-from llama_index.core.schema import (  # noqa: E402
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.callbacks.base import CallbackManager
+from llama_index.core.constants import DEFAULT_SIMILARITY_TOP_K
+from llama_index.core.indices.vector_store.base import VectorStoreIndex
+from llama_index.core.schema import (
     BaseNode,
     MetadataMode,
     NodeWithScore,
     QueryBundle,
     TextNode,
 )
-from llama_index.core.storage.docstore.types import BaseDocumentStore  # noqa: E402
-from llama_index.core.storage.docstore.utils import doc_to_json, json_to_doc  # noqa: E402
-from llama_index.core.vector_stores.types import MetadataFilters  # noqa: E402
-from llama_index.core.vector_stores.utils import build_metadata_filter_fn  # noqa: E402
+from llama_index.core.storage.docstore.types import BaseDocumentStore
+from llama_index.core.storage.docstore.utils import doc_to_json, json_to_doc
+from llama_index.core.vector_stores.types import MetadataFilters
+from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 
-from .embedding import EmbedKitEmbedding  # noqa: E402
+from .embedding import EmbedKitEmbedding
 
 SCORE_KEYS = ("dense_score", "bm25_score", "dense_rank", "bm25_rank")
 _FORMAT = 1
@@ -53,6 +53,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
     ``dense_rank`` and ``bm25_rank`` (a rank is None when that side did not list the node),
     kept out of what the LLM and the embedder see. Nodes that neither side found are never
     returned, so a query can yield fewer than ``similarity_top_k`` results.
+
+    The BM25 side holds the nodes it was built with: after inserting into the vector index,
+    build the retriever again (dense hits for nodes it has not seen are left out).
     """
 
     def __init__(
@@ -146,7 +149,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
                            options: dict[str, Any], common: dict[str, Any]
                            ) -> EmbedKitHybridRetriever:
         node_list = _vector_index_nodes(index, nodes, docstore)
-        embedder = _engine_of(embed_model or index._embed_model, "the hybrid index")
+        # VectorStoreIndex keeps its model private; LlamaIndex's own as_retriever reads it too.
+        embedder = _engine_of(embed_model or getattr(index, "_embed_model", None),
+                              "the hybrid index")
         hybrid = HybridIndex(embedder, store_vectors=False, **options)
         _add_nodes(hybrid, node_list)
         vector_retriever = index.as_retriever(similarity_top_k=hybrid.candidates,

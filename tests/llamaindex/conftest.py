@@ -8,20 +8,20 @@ import pytest
 
 pytest.importorskip("llama_index.core")
 
-import numpy as np  # noqa: E402
-from llama_index.core import Settings  # noqa: E402
-from llama_index.core.bridge.pydantic import PrivateAttr  # noqa: E402
-from llama_index.core.instrumentation import get_dispatcher  # noqa: E402
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler  # noqa: E402
-from llama_index.core.instrumentation.events import BaseEvent  # noqa: E402
-from llama_index.core.schema import BaseNode  # noqa: E402
-from llama_index.core.vector_stores.types import (  # noqa: E402
+import numpy as np
+from llama_index.core import Settings
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.schema import BaseNode
+from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     MetadataFilters,
     VectorStoreQuery,
     VectorStoreQueryResult,
 )
-from llama_index.core.vector_stores.utils import build_metadata_filter_fn  # noqa: E402
+from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 
 SUPPORT_DOCS = {
     "password": "To reset your password, open Settings, choose Security and click Forgot password.",
@@ -58,7 +58,7 @@ def embed_model(cache_dir):
 class RecordingHandler(BaseEventHandler):
     """A real instrumentation event handler that keeps every event it sees."""
 
-    events: list[Any] = []
+    events: list[Any] = Field(default_factory=list)
 
     @classmethod
     def class_name(cls) -> str:
@@ -75,7 +75,7 @@ class RecordingHandler(BaseEventHandler):
 def recorded_events():
     """Attach a RecordingHandler to the root dispatcher for one test."""
     root = get_dispatcher()
-    handler = RecordingHandler(events=[])
+    handler = RecordingHandler()
     root.add_event_handler(handler)
     yield handler
     root.event_handlers.remove(handler)

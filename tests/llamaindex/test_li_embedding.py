@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from embedkit import Embedder, Glossary
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.embeddings.utils import resolve_embed_model
 from llama_index.core.ingestion import IngestionPipeline
@@ -15,8 +16,8 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.storage.kvstore import SimpleKVStore
 
-from embedkit import Embedder, Glossary
 from llamaindex_embedkit import EmbedKitEmbedding
+
 
 def _documents(support_docs: dict[str, str]) -> list[Document]:
     return [Document(text=text, id_=key) for key, text in support_docs.items()]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from embedkit import FingerprintMismatchError, HybridIndex
+from embedkit.tokenizer import Tokenizer
 from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
@@ -19,8 +21,6 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from embedkit import FingerprintMismatchError, HybridIndex
-from embedkit.tokenizer import Tokenizer
 from llamaindex_embedkit import EmbedKitEmbedding, EmbedKitHybridRetriever
 
 # "kw" is found by its exact part code, which the dense model confuses with near-identical codes;
@@ -32,10 +32,10 @@ CORPUS = {
     "d2": ("Part ZT-1774 is the ZT series controller board for older units.", {"team": "hardware"}),
     "d3": ("Part TZ-7741 is a ZT series power supply.", {"team": "hardware"}),
     "d4": ("Part ZT-7471 is the ZT series fan assembly.", {"team": "hardware"}),
-    "password": ("To reset your password, open Settings, choose Security and click Forgot "
-                 "password.", {"team": "it"}),
-    "billing": ("Invoices are emailed on the first day of each month; refunds take five business "
-                "days.", {"team": "finance"}),
+    "password": ("To reset your password, open Settings, choose Security and click Forgot password.",
+                 {"team": "it"}),
+    "billing": ("Invoices are emailed on the first day of each month; refunds take five days.",
+                {"team": "finance"}),
     "shipping": ("Orders ship within two days and international delivery takes up to three weeks.",
                  {"team": "logistics"}),
     "vacation": ("Employees accrue twenty days of paid vacation per year, requested through HR.",
