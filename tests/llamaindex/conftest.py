@@ -23,6 +23,8 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 
+from tests.fakeapi.fixtures import fake_api  # noqa: F401  (local OpenAI/Cohere API fixture)
+
 SUPPORT_DOCS = {
     "password": "To reset your password, open Settings, choose Security and click Forgot password.",
     "billing": "Invoices are emailed on the first day of each month; refunds take five business days.",

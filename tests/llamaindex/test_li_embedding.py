@@ -211,38 +211,56 @@ def test_no_warning_in_normal_use(cache_dir):
         EmbedKitEmbedding(cache_dir=str(cache_dir)).get_query_embedding("hello")
 
 
-def test_api_key_never_leaves_the_object(cache_dir):
+def test_api_key_never_leaves_the_object(fake_api, cache_dir, recorded_events):
     secret = "sk-test-DO-NOT-LEAK-1234567890"
-    try:
-        model = EmbedKitEmbedding(model="openai:text-embedding-3-small", api_key=secret,
-                                  base_url="http://127.0.0.1:9/v1", cache_dir=str(cache_dir))
-    except ImportError as exc:  # the OpenAI backend lands separately from this adapter
-        pytest.skip(f"OpenAI backend not available: {exc}")
+    model = EmbedKitEmbedding(model="openai:text-embedding-3-small", api_key=secret,
+                              base_url=fake_api.openai_base_url, cache_dir=str(cache_dir))
 
+    model.get_text_embedding_batch(["alpha report", "beta report"])
+    model.get_query_embedding("alpha")
+    events = [repr(e) + e.model_dump_json() for e in recorded_events.events]
+
+    assert events and model.api_key.get_secret_value() == secret
     for shown in (repr(model), str(model), model.to_json(), str(model.to_dict()),
                   json.dumps(model.to_payload()), str(model.model_dump()),
-                  model.model_dump_json()):
+                  model.model_dump_json(), *events):
         assert secret not in shown
-    assert model.api_key.get_secret_value() == secret
+    assert "api_key" not in model.to_dict()
+    assert fake_api.requests[0].api_key == secret  # it did reach the API
 
 
-def test_service_context_is_gone_and_the_readme_replacements_work(support_docs, restore_settings,
-                                                                  embed_model):
-    """The README's migration section: ServiceContext raises; Settings and embed_model= work."""
-    from llama_index.core import ServiceContext
-    from llama_index.core.service_context import set_global_service_context
+def test_openai_model_through_llamaindex_batches(fake_api, cache_dir):
+    from tests.fakeapi import expected_vector
 
-    with pytest.raises(ValueError, match="Settings"):
-        ServiceContext.from_defaults(embed_model=embed_model)
-    with pytest.raises(ValueError, match="Settings"):
-        set_global_service_context(None)
+    model = EmbedKitEmbedding(model="openai:text-embedding-3-small", dimensions=256,
+                              api_key="sk-fake-2718", base_url=fake_api.openai_base_url,
+                              cache_dir=str(cache_dir), embed_batch_size=2)
+    texts = ["alpha report", "beta report", "gamma report"]
 
-    restore_settings.embed_model = embed_model
-    global_index = VectorStoreIndex.from_documents(_documents(support_docs))
-    restore_settings._embed_model = None
-    local_index = VectorStoreIndex.from_documents(_documents(support_docs), embed_model=embed_model)
+    vectors = model.get_text_embedding_batch(texts)
 
-    for index in (global_index, local_index):
-        hit = index.as_retriever(similarity_top_k=1).retrieve("ship abroad, how many weeks")[0]
-        assert _source_of(hit) == "shipping"
-    assert restore_settings._embed_model is None
+    for text, vector in zip(texts, vectors):
+        np.testing.assert_allclose(vector, expected_vector("text-embedding-3-small", text, 256),
+                                   atol=1e-5)
+    assert [r.texts for r in fake_api.requests] == [texts[:2], texts[2:]]
+    assert all(r.body["dimensions"] == 256 for r in fake_api.requests)
+    assert model.get_text_embedding_batch(texts) == vectors  # the disk cache answered
+    assert len(fake_api.requests) == 2
+
+
+async def test_cohere_roles_reach_the_api(fake_api, cache_dir):
+    from tests.fakeapi import expected_vector
+
+    model = EmbedKitEmbedding(model="cohere:embed-english-v3.0", api_key="co-fake-1618",
+                              base_url=fake_api.url, cache_dir=str(cache_dir))
+
+    document = await model.aget_text_embedding("refund policy")
+    query = await model.aget_query_embedding("refund policy")
+
+    name = "embed-english-v3.0"
+    np.testing.assert_allclose(document, expected_vector(name, "refund policy", 1024,
+                                                         input_type="search_document"), atol=1e-5)
+    np.testing.assert_allclose(query, expected_vector(name, "refund policy", 1024,
+                                                      input_type="search_query"), atol=1e-5)
+    assert [r.body["input_type"] for r in fake_api.requests] == ["search_document",
+                                                                 "search_query"]
