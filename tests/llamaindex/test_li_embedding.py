@@ -227,6 +227,9 @@ def test_api_key_never_leaves_the_object(fake_api, cache_dir, recorded_events):
         assert secret not in shown
     assert "api_key" not in model.to_dict()
     assert fake_api.requests[0].api_key == secret  # it did reach the API
+    with pytest.raises(ValueError) as bad_config:
+        EmbedKitEmbedding(model="openai:text-embedding-3-small", api_key=secret, dimensions=0)
+    assert secret not in str(bad_config.value)
 
 
 def test_openai_model_through_llamaindex_batches(fake_api, cache_dir):
