@@ -119,6 +119,12 @@ class AutoAlpha:
     lexical_alpha: float = 0.3
     word_weight: float = 0.5
 
+    def __post_init__(self) -> None:
+        for name in ("dense_alpha", "lexical_alpha", "word_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"AutoAlpha.{name} must be a number in [0, 1], got {value!r}")
+
     def signal(self, tokens: Sequence[str], idf: np.ndarray, n_docs: int) -> float:
         """The query's lexical signal in [0, 1] (see the class docstring)."""
         if n_docs <= 0 or len(tokens) == 0:

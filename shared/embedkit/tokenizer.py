@@ -278,13 +278,15 @@ class Tokenizer:
         return i, ()
 
     def _term_after(self, units: list[_Unit], end: int, entry: _Entry) -> tuple[int, tuple]:
-        """An expansion followed by a term that shares it ("service level agreement (SLA)")."""
+        """An expansion followed by a term that shares it: "service level agreement (SLA)",
+        and that written once more by Glossary.expand: "... (SLA (service level agreement))"."""
         if end < len(units):
             for other in self._by_term.get(self._fold_term(units[end].surface), ()):
                 if other.expansion_words == entry.expansion_words:
                     after = self._match_term(units, end, other)
                     if after is not None:
-                        return after, other.tokens
+                        again = self._match_expansion(units, after, other)
+                        return (again if again is not None else after), other.tokens
         return end, entry.tokens
 
     def _match_term(self, units: list[_Unit], i: int, entry: _Entry) -> int | None:
