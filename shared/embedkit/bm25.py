@@ -246,19 +246,30 @@ class BM25Index:
         out[self._row_to_pos[live]] = raw[live]
         return out
 
-    def search(self, query_tokens: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, scores) of the best k documents with a score > 0, best first."""
+    def search(self, query_tokens: Sequence[str], k: int = 10,
+               mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, scores) of the best k documents with a score > 0, best first.
+
+        ``mask``: optional boolean array, one entry per document position; only documents
+        where it is True compete (a metadata filter applied before taking the top k).
+        """
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
             raise TypeError(f"k must be an int, got {type(k).__name__}")
         query = _check_tokens(query_tokens, None)
+        mask = _check_mask(mask, len(self._tokens))
         self.refresh()
         if self._engine is None or not query or k <= 0:
             return top_k_positive(np.zeros(0), max(int(k), 0))
         raw = np.asarray(self._engine.scores(query), dtype=np.float64)
         if self._has_identity_rows():
+            if mask is not None:
+                raw[~mask] = 0.0
             return top_k_positive(raw, int(k))
         # Tombstones: select among live rows only, then map rows to current positions.
-        raw[self._row_to_pos < 0] = 0.0
+        live = self._row_to_pos >= 0
+        if mask is not None:
+            live[live] = mask[self._row_to_pos[live]]
+        raw[~live] = 0.0
         rows, scores = top_k_positive(raw, int(k))
         positions = self._row_to_pos[rows]
         order = np.lexsort((positions, -scores))  # positions may reorder ties
@@ -434,6 +445,16 @@ def _check_corpus(corpus_tokens: Iterable[Sequence[str]], offset: int) -> list[l
         for i, doc in enumerate(docs):
             _check_tokens(doc, offset + i)
     return docs
+
+
+def _check_mask(mask: np.ndarray | None, size: int) -> np.ndarray | None:
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != (size,):
+        raise ValueError(f"mask must be a boolean array of shape ({size},), "
+                         f"got {mask.dtype} {mask.shape}")
+    return mask
 
 
 def _check_positions(positions: Iterable[int], size: int) -> np.ndarray:

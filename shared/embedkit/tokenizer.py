@@ -22,6 +22,7 @@ Terms match case-sensitively by default, like ``embedkit.Glossary`` (so the glos
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ class Tokenizer:
         self._stopword_set = frozenset(self.stopwords)
         self.stemmer_language = stemmer_language
         self._stem = _make_stemmer(stemmer_language)
+        self._stem_lock = threading.Lock()
         terms, ignore_case = _glossary_terms(glossary, glossary_ignore_case)
         self.glossary_terms: dict[str, str] = terms
         self.glossary_ignore_case = ignore_case
@@ -183,9 +185,9 @@ class Tokenizer:
     def _units(self, text: str) -> list[_Unit]:
         # One dict lookup per word: the analysis of a surface form is cached.
         cache = self._unit_cache
-        units = [cache.get(surface) for surface in self._surfaces(text)]
+        surfaces = self._surfaces(text)
+        units = [cache.get(surface) for surface in surfaces]
         if None in units:
-            surfaces = self._surfaces(text)
             units = [u if u is not None else self._cache_unit(surfaces[i])
                      for i, u in enumerate(units)]
         return units
@@ -215,7 +217,8 @@ class Tokenizer:
     def _stem_word(self, folded: str) -> str:
         if not folded or self._stem is None or _DIGIT.search(folded):
             return folded
-        return self._stem(folded)
+        with self._stem_lock:  # PyStemmer objects are not thread-safe; misses only, cheap
+            return self._stem(folded)
 
     # ---- glossary ---------------------------------------------------------------------------
     def _fold_term(self, surface: str) -> str:

@@ -112,6 +112,20 @@ def test_glossary_aware_search_both_directions():
     assert sorted(index.search(tok("service level agreement"), k=10)[0].tolist()) == [3, 4]
 
 
+@pytest.mark.parametrize("tombstone", [False, True])
+def test_mask_filters_before_the_top_k(tombstone):
+    index, tok = build(DOCS, compact_ratio=0.5)
+    if tombstone:
+        index.delete([2])  # "Error E1127 ..." leaves; positions after it move up
+    mask = np.zeros(len(index), dtype=bool)
+    mask[-1] = True  # only the last document ("Bearings wear out ... spindle runs hot")
+    positions, _ = index.search(tok("bearing spindle"), k=1, mask=mask)
+    assert positions.tolist() == [len(index) - 1]
+    assert index.search(tok("NMB-4031"), k=5, mask=mask)[0].size == 0
+    with pytest.raises(ValueError, match=rf"shape \({len(index)},\)"):
+        index.search(tok("bearing"), k=1, mask=np.ones(3, dtype=bool))
+
+
 def test_get_scores_matches_search():
     index, tok = build(DOCS)
     scores = index.get_scores(tok("bearing spindle"))

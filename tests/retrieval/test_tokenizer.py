@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -159,6 +160,15 @@ def test_engine_glossary_expansion_tokenizes_like_raw_text():
     tok = Tokenizer(glossary=glossary)
     text = "Our SLA with IT: the service level agreement (SLA) says 99.9%."
     assert tok(glossary.expand(text)) == tok(text)
+
+
+def test_threads_share_one_tokenizer_safely():
+    texts = [f"Running connections {i} for NMB-{4000 + i} and the SLA" for i in range(300)]
+    expected = Tokenizer(glossary=GLOSSARY).tokenize_many(texts)
+    shared = Tokenizer(glossary=GLOSSARY)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(shared.tokenize, texts))
+    assert results == expected
 
 
 # ---- persistence ----------------------------------------------------------------------------
