@@ -49,8 +49,8 @@ class BeirSet:
 
 
 def data_dir(name: str) -> Path:
-    """``../shared/data/<name>`` with a clear error when the data is not there."""
-    path = data_root() / name
+    """A BEIR folder: ``name`` itself if it is one, else ``../shared/data/<name>``."""
+    path = Path(name) if (Path(name) / "corpus.jsonl").is_file() else data_root() / name
     if not (path / "corpus.jsonl").is_file():
         raise FileNotFoundError(f"BEIR data set {name!r} not found at {path}")
     return path
@@ -69,7 +69,7 @@ def load_beir(name: str = "msmarco-5k", split: str = "test") -> BeirSet:
         doc_ids.append(str(record["_id"]))
         doc_texts.append(f"{title} {text}" if title else text)
     queries = [(str(r["_id"]), r["text"]) for r in _jsonl(path / "queries.jsonl")]
-    return BeirSet(name, doc_ids, doc_texts, [q for q, _ in queries], [t for _, t in queries],
+    return BeirSet(path.name, doc_ids, doc_texts, [q for q, _ in queries], [t for _, t in queries],
                    _read_qrels(path / "qrels" / f"{split}.tsv"))
 
 

@@ -55,7 +55,8 @@ def cached_vectors(encoder, texts: list[str], tag: str) -> np.ndarray:
     The file name hashes the model name and every text, so a changed corpus or model never
     reuses stale vectors.
     """
-    digest = hashlib.sha256(encoder.model_name.encode())
+    identity = getattr(encoder, "fingerprint", None) or encoder.model_name  # Embedder has one
+    digest = hashlib.sha256(identity.encode())
     for text in texts:
         digest.update(text.encode("utf-8"))
         digest.update(b"\0")

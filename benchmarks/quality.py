@@ -126,19 +126,20 @@ def evaluate(data: BeirSet, cands: dict[str, QueryCandidates],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="msmarco-5k")
+    parser.add_argument("--data", default="msmarco-5k",
+                        help="a data set name under ../shared/data, or a BEIR folder path")
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--sweep", action="store_true", help="alpha in 0, 0.1, ..., 1 too")
     args = parser.parse_args()
 
     data = load_beir(args.data)
     sets = [data] + [load_keyword_set(p, data) for p in sorted(KEYWORD_SETS.glob(
-        f"{args.data}-*.jsonl"))]
+        f"{data.name}-*.jsonl"))]
     tokenizer, bm25, encoder = Tokenizer(), BM25Index(), load_encoder()
     start = time.perf_counter()
     bm25.build(tokenizer.tokenize_many(data.doc_texts))
     print(f"BM25 index of {len(bm25)} docs in {time.perf_counter() - start:.1f}s")
-    doc_vectors = cached_vectors(encoder, data.doc_texts, f"{args.data}-docs")
+    doc_vectors = cached_vectors(encoder, data.doc_texts, f"{data.name}-docs")
     policy = AutoAlpha()
     table = headline_methods(len(bm25), policy)
     if args.sweep:

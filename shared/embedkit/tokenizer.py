@@ -106,17 +106,36 @@ class Tokenizer:
             self._regex = re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"Tokenizer pattern {pattern!r} is not a valid regex: {exc}") from exc
-        self.pattern = pattern
-        self.stopwords: tuple[str, ...] = _resolve_stopwords(stopwords)
-        self._stopword_set = frozenset(self.stopwords)
-        self.stemmer_language = stemmer_language
+        self._pattern = pattern
+        self._stopwords = _resolve_stopwords(stopwords)
+        self._stopword_set = frozenset(self._stopwords)
+        self._stemmer_language = stemmer_language
         self._stem = _make_stemmer(stemmer_language)
         self._stem_lock = threading.Lock()
-        terms, ignore_case = _glossary_terms(glossary, glossary_ignore_case)
-        self.glossary_terms: dict[str, str] = terms
-        self.glossary_ignore_case = ignore_case
+        self._glossary_terms, self._ignore_case = _glossary_terms(glossary, glossary_ignore_case)
         self._unit_cache: dict[str, _Unit] = {}
         self._by_term, self._by_expansion = self._compile_glossary()
+
+    # Settings are read-only: tokens already in an index depend on them.
+    @property
+    def pattern(self) -> str:
+        return self._pattern
+
+    @property
+    def stopwords(self) -> tuple[str, ...]:
+        return self._stopwords
+
+    @property
+    def stemmer_language(self) -> str | None:
+        return self._stemmer_language
+
+    @property
+    def glossary_terms(self) -> dict[str, str]:
+        return dict(self._glossary_terms)
+
+    @property
+    def glossary_ignore_case(self) -> bool:
+        return self._ignore_case
 
     # ---- public API -------------------------------------------------------------------------
     def __call__(self, text: str) -> list[str]:
@@ -222,13 +241,13 @@ class Tokenizer:
 
     # ---- glossary ---------------------------------------------------------------------------
     def _fold_term(self, surface: str) -> str:
-        return unicodedata.normalize("NFKC", surface).casefold() if self.glossary_ignore_case \
+        return unicodedata.normalize("NFKC", surface).casefold() if self._ignore_case \
             else surface
 
     def _compile_glossary(self) -> tuple[dict[str, list[_Entry]], dict[tuple, list[_Entry]]]:
         by_term: dict[str, list[_Entry]] = {}
         by_expansion: dict[tuple, list[_Entry]] = {}
-        for term, expansion in self.glossary_terms.items():
+        for term, expansion in self._glossary_terms.items():
             term_units = [self._unit(s, keep_stopwords=True) for s in self._surfaces(term)]
             exp_units = self._units(expansion)
             if not term_units:

@@ -183,6 +183,14 @@ def test_to_dict_round_trip_is_json_and_equal():
     assert Tokenizer.from_dict(Tokenizer(stopwords=None).to_dict()).stopwords == ()
 
 
+def test_settings_are_read_only():
+    tok = Tokenizer(glossary=GLOSSARY)
+    with pytest.raises(AttributeError):
+        tok.stopwords = ()
+    tok.glossary_terms["NEW"] = "changed"  # a copy: the tokenizer is unaffected
+    assert "NEW" not in tok.glossary_terms
+
+
 def test_to_dict_stores_the_resolved_stopword_list():
     assert "the" in Tokenizer().to_dict()["stopwords"]
     with pytest.raises(ValueError, match="unsupported tokenizer format"):
