@@ -48,6 +48,11 @@ class QueryCandidates:
     bm25: list[tuple[str, float]]
     tokens: list[str]
     idf: np.ndarray
+    bm25_complete: bool  # BM25 returned fewer than asked: every positive-score document
+
+    def floors(self, use: bool) -> tuple[float | None, float | None]:
+        """min-max floors: BM25's true floor 0 when its list is complete (and ``use``)."""
+        return (None, 0.0 if use and self.bm25_complete else None)
 
 
 def load_keyword_set(path: Path, corpus: BeirSet) -> BeirSet:
@@ -78,7 +83,7 @@ def candidates_for(data: BeirSet, doc_vectors: np.ndarray, encoder, bm25: BM25In
         out[qid] = QueryCandidates(
             dense=[(data.doc_ids[i], float(scores[i])) for i in top],
             bm25=[(data.doc_ids[i], float(s)) for i, s in zip(positions, bm25_scores)],
-            tokens=tokens, idf=bm25.idf(tokens))
+            tokens=tokens, idf=bm25.idf(tokens), bm25_complete=len(positions) < depth)
     return out
 
 
@@ -86,11 +91,11 @@ def rankings(cands: dict[str, QueryCandidates], method, k: int = 10) -> dict[str
     return {qid: method(c)[:k] for qid, c in cands.items()}
 
 
-def weighted_method(alpha: float | AutoAlpha, n_docs: int):
+def weighted_method(alpha: float | AutoAlpha, n_docs: int, use_floor: bool = True):
     """A ranking function for a fixed alpha or an auto policy."""
     def rank(c: QueryCandidates) -> list[str]:
         a = alpha.alpha(c.tokens, c.idf, n_docs) if isinstance(alpha, AutoAlpha) else alpha
-        return [h.id for h in weighted(c.dense, c.bm25, a)]
+        return [h.id for h in weighted(c.dense, c.bm25, a, floors=c.floors(use_floor))]
     return rank
 
 
@@ -107,9 +112,13 @@ def headline_methods(n_docs: int, policy: AutoAlpha) -> dict[str, object]:
 
 
 def sweep_methods(n_docs: int) -> dict[str, object]:
-    """Fixed alpha from 0 to 1, and a grid over the auto policy's three settings."""
-    table = {f"weighted a={a:g}": weighted_method(float(a), n_docs)
-             for a in np.round(np.arange(0, 1.01, 0.1), 1)}
+    """Fixed alpha 0..1 with and without BM25's floor 0, and a grid over the auto policy."""
+    table = {}
+    for use_floor in (True, False):
+        for a in np.round(np.arange(0, 1.01, 0.1), 1):
+            name = f"weighted a={a:g}" + ("" if use_floor else " plain min-max")
+            table[name] = weighted_method(float(a), n_docs, use_floor)
+    table["auto plain min-max"] = weighted_method(AutoAlpha(), n_docs, use_floor=False)
     for dense_alpha in (0.7, 0.75, 0.8):
         for lexical_alpha in (0.2, 0.3, 0.4):
             for word_weight in (0.0, 0.25, 0.5, 0.75):
@@ -158,7 +167,8 @@ def main() -> None:
 def print_table(results: dict[str, dict[str, float]], policy: AutoAlpha,
                 args: argparse.Namespace) -> None:
     names = list(results)
-    print(f"\nnDCG@10 (fusion over each retriever's top {args.candidates}; auto = {policy})")
+    print(f"\nnDCG@10 (fusion over each retriever's top {args.candidates}; weighted and auto "
+          f"min-max with BM25's floor 0 when its list is complete; auto = {policy})")
     print("| method | " + " | ".join(names) + " | mean |")
     print("| --- |" + " --- |" * (len(names) + 1))
     for method in results[names[0]]:

@@ -30,6 +30,12 @@ def test_min_max_constant_and_zero_lists():
         min_max([1.0, math.nan])
 
 
+def test_min_max_floor_keeps_credit_for_the_last_match():
+    np.testing.assert_allclose(min_max([8.0, 2.0], floor=0.0), [1.0, 0.25])
+    np.testing.assert_allclose(min_max([8.0, 2.0], floor=5.0), [1.0, 0.0])  # capped at min
+    assert min_max([3.0], floor=0.0).tolist() == [1.0]
+
+
 # ---- weighted -------------------------------------------------------------------------------
 def test_weighted_with_all_negative_cosines_keeps_dense_order():
     # The guide's HybridRetriever divides by the max: with a negative max that flips the order.
@@ -54,6 +60,19 @@ def test_weighted_disjoint_lists_give_missing_docs_the_floor():
     assert by_id["b"].score == 0.0 and by_id["y"].score == 0.0
     assert by_id["x"].scores == (None, 12.0) and by_id["x"].ranks == (None, 1)
     assert ids(fused) == ["a", "x", "b", "y"]  # equal scores: the dense rank decides
+
+
+def test_weighted_bm25_floor_lifts_a_complete_lists_last_match():
+    dense = {"a": 0.9, "b": 0.5, "c": 0.4}
+    sparse = {"c": 6.0, "b": 2.0}  # every document BM25 matched
+    plain = {h.id: h.score for h in weighted(dense, sparse, alpha=0.3)}
+    floored = {h.id: h.score for h in weighted(dense, sparse, alpha=0.3, floors=(None, 0.0))}
+    assert plain["b"] == pytest.approx(0.3 * 0.2)  # b's BM25 match counted as nothing
+    assert floored["b"] == pytest.approx(0.3 * 0.2 + 0.7 * 2 / 6)
+    assert floored["a"] == plain["a"] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="3 floors for 2 candidate lists"):
+        from embedkit.fusion import weighted_sum
+        weighted_sum([dense, sparse], [0.5, 0.5], floors=[None, 0.0, 1.0])
 
 
 def test_weighted_alpha_extremes_follow_one_list():
