@@ -185,10 +185,10 @@ def _ranked(candidates: Candidates, which: int) -> list[tuple[Hashable, float]]:
     for item in pairs:
         try:
             doc, score = item
+            score = float(score)
         except (TypeError, ValueError):
-            raise TypeError(f"candidate list {which}: expected (id, score) pairs, "
-                            f"got {item!r:.80}") from None
-        score = float(score)
+            raise TypeError(f"candidate list {which}: expected (id, score) pairs with a "
+                            f"numeric score, got {item!r:.80}") from None
         if not math.isfinite(score):
             raise ValueError(f"candidate list {which}: score of {doc!r} is {score}")
         if doc not in best or score > best[doc]:

@@ -103,6 +103,8 @@ def test_bad_candidates_are_named():
         weighted({"a": 1.0}, {"x": math.nan})
     with pytest.raises(TypeError, match=r"candidate list 0: expected \(id, score\) pairs"):
         rrf([["a", "b"]])
+    with pytest.raises(TypeError, match=r"candidate list 1: .* numeric score, got 'xy'"):
+        rrf([{"a": 1.0}, ["xy"]])
 
 
 # ---- RRF ------------------------------------------------------------------------------------
