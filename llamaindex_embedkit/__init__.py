@@ -1,0 +1,1 @@
+"""Placeholder: the adapter lands with its issue."""

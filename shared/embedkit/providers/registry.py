@@ -1,0 +1,32 @@
+"""Build the `Provider` a model string names."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .base import Provider
+from .resolve import ModelRef
+
+# provider name -> (module, class). Imported lazily so the core install needs no backend SDK.
+PROVIDER_CLASSES: dict[str, tuple[str, str]] = {
+    "local": ("embedkit.providers.local", "LocalProvider"),
+    "openai": ("embedkit.providers.openai", "OpenAIProvider"),
+    "cohere": ("embedkit.providers.cohere", "CohereProvider"),
+}
+
+
+def create_provider(ref: ModelRef, *, dimensions: int | None, device: str | None,
+                    options: dict[str, Any]) -> Provider:
+    """Instantiate the backend for ``ref``; ``options`` are backend-specific keyword arguments."""
+    module_name, class_name = PROVIDER_CLASSES[ref.provider]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise ImportError(f"embedkit has no {ref.provider!r} backend in this version") from exc
+    cls = getattr(module, class_name)
+    if ref.provider == "local":
+        return cls(ref.model, device=device, **options)
+    return cls(ref.model, dimensions=dimensions, **options)
