@@ -1,16 +1,18 @@
-"""Load a BEIR-layout data set and score rankings with standard nDCG@k.
+"""BEIR data for the retrieval benchmarks: find ``../shared/data``, load, score nDCG@k.
 
-Shared by ``benchmarks/bm25.py`` and ``benchmarks/quality.py`` (and the retrieval tests).
-Data lives beside the checkout in ``../shared/data`` and is never copied into the repo.
+Loading and the metric are ``embedkit.evaluate``'s (one nDCG implementation in the project);
+this module adds the lookup of the data folder (which also works from a git worktree) and a
+list-shaped view that the benchmarks index by position.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from embedkit.evaluate import load_beir as load_beir_folder
+from embedkit.evaluate.metrics import ndcg_at_k
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +34,7 @@ def data_root() -> Path:
 
 @dataclass(frozen=True)
 class BeirSet:
-    """Corpus, queries and graded judgments of one BEIR data set."""
+    """Corpus, queries and graded judgments of one data set, as parallel lists."""
 
     name: str
     doc_ids: list[str]
@@ -57,52 +59,15 @@ def data_dir(name: str) -> Path:
 
 
 def load_beir(name: str = "msmarco-5k", split: str = "test") -> BeirSet:
-    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
-
-    A document's text is ``title + " " + text`` when it has a title. The qrels file may or may
-    not start with a header line; a line whose score is not an integer is taken as a header.
-    """
+    """Read a BEIR folder (by name under ``../shared/data`` or by path)."""
     path = data_dir(name)
-    doc_ids, doc_texts = [], []
-    for record in _jsonl(path / "corpus.jsonl"):
-        title, text = (record.get("title") or "").strip(), record.get("text") or ""
-        doc_ids.append(str(record["_id"]))
-        doc_texts.append(f"{title} {text}" if title else text)
-    queries = [(str(r["_id"]), r["text"]) for r in _jsonl(path / "queries.jsonl")]
-    return BeirSet(path.name, doc_ids, doc_texts, [q for q, _ in queries], [t for _, t in queries],
-                   _read_qrels(path / "qrels" / f"{split}.tsv"))
-
-
-def ndcg_at_k(ranked_doc_ids: list[str], judgments: dict[str, int], k: int = 10) -> float:
-    """Standard nDCG@k: graded gains, log2 discount, ideal DCG from all of the query's judgments."""
-    dcg = sum(judgments.get(doc, 0) / math.log2(rank + 2)
-              for rank, doc in enumerate(ranked_doc_ids[:k]))
-    ideal = sorted((g for g in judgments.values() if g > 0), reverse=True)[:k]
-    idcg = sum(g / math.log2(rank + 2) for rank, g in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
+    data = load_beir_folder(path, split)
+    return BeirSet(path.name, list(data.corpus), list(data.corpus.values()),
+                   list(data.queries), list(data.queries.values()), data.qrels)
 
 
 def mean_ndcg(data: BeirSet, rankings: dict[str, list[str]], k: int = 10) -> float:
-    """Mean nDCG@k over the judged queries; a judged query without a ranking scores 0."""
+    """Mean nDCG@k (graded gains, ideal from all judgments) over the judged queries; a judged
+    query without a ranking scores 0."""
     judged = [data.query_ids[i] for i in data.judged_queries]
     return sum(ndcg_at_k(rankings.get(q, []), data.qrels[q], k) for q in judged) / len(judged)
-
-
-def _jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    qrels: dict[str, dict[str, int]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            fields = line.split()
-            if len(fields) < 3:
-                continue
-            try:
-                grade = int(fields[-1])
-            except ValueError:
-                continue  # a header line
-            qrels.setdefault(fields[0], {})[fields[1]] = grade
-    return qrels

@@ -1,9 +1,10 @@
 """Dense vectors for the benchmarks, cached in /tmp so the corpus is embedded once.
 
-``load_encoder()`` returns an object with the ``embedkit.Embedder`` surface used here
-(``embed_documents``, ``embed_query``, ``model_name``). Until the engine lands it wraps
-sentence-transformers on the bundled all-MiniLM-L6-v2; swapping in ``embedkit.Embedder()`` is a
-one-line change in ``load_encoder``.
+``load_encoder()`` returns ``embedkit.Embedder()`` (the bundled all-MiniLM-L6-v2, offline; its
+own disk cache off, the corpus vectors go to one .npy file instead). ``BundledMiniLM`` is the
+same model through sentence-transformers directly, with the subset of the Embedder surface
+used here (``embed_documents``, ``embed_query``, ``model_name``), for a check without the
+engine: ``--encoder st`` in ``quality.py``.
 """
 
 from __future__ import annotations
@@ -44,9 +45,13 @@ class BundledMiniLM:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def load_encoder() -> BundledMiniLM:
-    """The encoder the benchmarks use (replace with ``embedkit.Embedder()`` once it exists)."""
-    return BundledMiniLM()
+def load_encoder(kind: str = "embedkit"):
+    """``embedkit.Embedder()`` (``kind="embedkit"``) or sentence-transformers (``"st"``)."""
+    if kind == "st":
+        return BundledMiniLM()
+    from embedkit import Embedder
+
+    return Embedder(cache=False)
 
 
 def cached_vectors(encoder, texts: list[str], tag: str) -> np.ndarray:

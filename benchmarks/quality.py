@@ -10,7 +10,8 @@ Query sets:
 - ``benchmarks/keyword_sets/*.jsonl``: keyword-heavy queries we wrote (codes, part numbers,
   product and gene names) over a BEIR corpus, each with its graded judgments.
 
-Dense vectors come from ``benchmarks/dense.py`` (the bundled all-MiniLM-L6-v2), cached in /tmp.
+Dense vectors come from ``embedkit.Embedder()`` (the bundled all-MiniLM-L6-v2), the corpus
+vectors cached in /tmp (``benchmarks/dense.py``).
 
     PYTHONPATH=shared python benchmarks/quality.py
     PYTHONPATH=shared python benchmarks/quality.py --sweep      # alpha curves too
@@ -138,13 +139,15 @@ def main() -> None:
     parser.add_argument("--data", default="msmarco-5k",
                         help="a data set name under ../shared/data, or a BEIR folder path")
     parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--encoder", choices=("embedkit", "st"), default="embedkit",
+                        help="embedkit.Embedder, or sentence-transformers directly")
     parser.add_argument("--sweep", action="store_true", help="alpha in 0, 0.1, ..., 1 too")
     args = parser.parse_args()
 
     data = load_beir(args.data)
     sets = [data] + [load_keyword_set(p, data) for p in sorted(KEYWORD_SETS.glob(
         f"{data.name}-*.jsonl"))]
-    tokenizer, bm25, encoder = Tokenizer(), BM25Index(), load_encoder()
+    tokenizer, bm25, encoder = Tokenizer(), BM25Index(), load_encoder(args.encoder)
     start = time.perf_counter()
     bm25.build(tokenizer.tokenize_many(data.doc_texts))
     print(f"BM25 index of {len(bm25)} docs in {time.perf_counter() - start:.1f}s")
