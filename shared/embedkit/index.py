@@ -224,7 +224,7 @@ class HybridIndex:
             dense_scores, dense_candidates, allowed, depth)
         bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
-        fused = self._fuse(mode, dense, sparse, tokens)
+        fused = self._fuse(mode, dense, sparse, tokens, complete_bm25=len(sparse) < depth)
         return [self._hit(item, dense_scores, bm25_scores, dense_candidates)
                 for item in fused[:k]]
 
@@ -256,7 +256,8 @@ class HybridIndex:
                 pairs.append((position, float(score)))
         return pairs
 
-    def _fuse(self, mode: str, dense: list, sparse: list, tokens: list[str]) -> list[FusedHit]:
+    def _fuse(self, mode: str, dense: list, sparse: list, tokens: list[str], *,
+              complete_bm25: bool) -> list[FusedHit]:
         if mode == "dense":
             return _single(dense, which=0)
         if mode == "bm25":
@@ -264,7 +265,9 @@ class HybridIndex:
         if mode == "rrf":
             return rrf([dense, sparse], weights=[self.alpha, 1 - self.alpha], k=self.rrf_k)
         alpha = self.alpha if mode == "weighted" else self._auto_alpha(tokens)
-        return weighted(dense, sparse, alpha)
+        # A BM25 list shorter than asked holds every matching document: the true floor of the
+        # rest is 0, so its last match keeps some credit instead of normalizing to 0.
+        return weighted(dense, sparse, alpha, floors=(None, 0.0 if complete_bm25 else None))
 
     def _auto_alpha(self, tokens: list[str]) -> float:
         return self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
