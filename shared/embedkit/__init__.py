@@ -15,11 +15,13 @@ from .embedder import Embedder
 from .errors import EmbedKitError, FingerprintMismatchError, ModelNotFoundError, ProviderError
 from .glossary import Glossary
 from .index import HybridIndex, SearchHit
+from .retry import APIError, RetryPolicy
 from .stats import EmbedStats
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIError",
     "CATALOG",
     "DiskVectorCache",
     "EmbedKitError",
@@ -31,6 +33,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelSpec",
     "ProviderError",
+    "RetryPolicy",
     "SearchHit",
     "VectorCache",
     "find_spec",
