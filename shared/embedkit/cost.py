@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from .budget import Budget, Reservation
-from .catalog import CATALOG, ModelSpec, get_spec
+from .catalog import CATALOG, ModelSpec, find_spec, get_spec
 from .errors import BudgetExceeded
 from .ledger import CostTracker
 
@@ -89,11 +89,17 @@ def estimate_cost(model: str | ModelSpec, docs: int, avg_tokens: int) -> CostEst
 def _spec_for(model: str) -> ModelSpec:
     from .providers.resolve import parse_model_string
 
+    spec = find_spec(model)  # the catalog knows voyage:, google:, aws: models too
+    if spec is not None:
+        return spec
     ref = parse_model_string(model)
     try:
         return get_spec(str(ref)) if ref.provider != "local" else get_spec(ref.model)
     except KeyError:
-        if ref.provider == "local":  # any local model: free, whatever it is
+        # An uncatalogued local model (``local:...``, a Hugging Face id, a path) is free; a
+        # bare unknown name is more likely a typo of a priced model: say so.
+        explicit_local = model.strip().lower().startswith("local:") or "/" in ref.model
+        if ref.provider == "local" and explicit_local:
             return ModelSpec(ref.model, "local", None, None, 0.0)
         raise
 
