@@ -31,3 +31,36 @@ def api_embedder(fake_api, tmp_path):  # noqa: F811
         return Embedder(model, **kw)
 
     return make
+
+
+# ---------------------------------------------------------------- two-stage fixtures
+DEMO_DOCS = 80  # a slice of the bundled demo knowledge base keeps the local index quick
+
+
+def _demo_rows(name: str) -> list[dict]:
+    import json
+    from importlib import resources
+
+    text = resources.files("embedkit.demo_data").joinpath(name).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def demo_docs() -> list[tuple[str, str]]:
+    """(id, text) of the first documents of the demo knowledge base."""
+    return [(row["_id"], row["text"]) for row in _demo_rows("corpus.jsonl")[:DEMO_DOCS]]
+
+
+@pytest.fixture(scope="session")
+def demo_queries() -> list[str]:
+    return [row["text"] for row in _demo_rows("queries.jsonl")]
+
+
+@pytest.fixture(scope="session")
+def local_index(demo_docs, tmp_path_factory):
+    """Stage 1: the bundled local model + BM25 over the demo slice (read-only in tests)."""
+    from embedkit import Embedder, HybridIndex
+
+    index = HybridIndex(Embedder(cache_dir=tmp_path_factory.mktemp("local-cache")))
+    index.add([text for _, text in demo_docs], ids=[doc_id for doc_id, _ in demo_docs])
+    return index
