@@ -42,8 +42,9 @@ logger = logging.getLogger("embedkit.two_stage")
 
 Policy = Union[str, Callable[[str, Sequence[SearchHit]], bool]]
 POLICIES = ("always", "never", "uncertain")
-DEFAULT_MARGIN = 0.05
-"""Escalate when the stage-1 top two are closer than this in local cosine (see README)."""
+DEFAULT_MARGIN = 0.02
+"""Escalate when the stage-1 top two are closer than this in local cosine. A heuristic: it
+escalated 27% of the demo knowledge base's queries and 60% of msmarco-5k's (README)."""
 
 
 class BudgetWarning(UserWarning):
