@@ -21,7 +21,7 @@ from ._asyncio import run_sync
 from .budget import NO_RESERVATION, Budget, Reservation
 from .cache import DiskVectorCache, VectorCache, keys_for
 from .catalog import ModelSpec, find_spec
-from .cost import CallEstimate
+from .cost import CallEstimate, dollars_for
 from .errors import ProviderError
 from .fingerprint import compute_fingerprint
 from .glossary import Glossary, as_glossary
@@ -375,8 +375,6 @@ class Embedder:
         return np.stack([plan.vectors[key] for key in plan.keys]).astype(np.float32, copy=False)
 
     def _exact_dollars(self, tokens: int) -> Decimal:
-        from .cost import dollars_for
-
         return dollars_for(tokens, self.spec.price_per_million) or Decimal(0)
 
     def _dollars(self, tokens: int) -> float:

@@ -371,7 +371,7 @@ class TwoStageRetriever:
     def _depth(self, k: int) -> int:
         if not isinstance(k, int) or isinstance(k, bool) or k < 0:
             raise ValueError(f"k must be an integer >= 0, got {k!r}")
-        return max(k, self.top_n)
+        return max(k, self.top_n) if k else 0
 
     def _plan(self, query: str, k: int, hits: list[SearchHit], escalate: bool | None) -> _Plan:
         margin = stage1_margin(hits)
