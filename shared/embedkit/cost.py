@@ -145,6 +145,15 @@ class CallEstimate:
 
 
 __all__ = [
-    "Budget", "BudgetExceeded", "CallEstimate", "CostEstimate", "CostRow", "CostTracker",
-    "GUIDE_SCENARIOS", "Reservation", "cost_table", "dollars_for", "estimate_cost",
+    "GUIDE_SCENARIOS",
+    "Budget",
+    "BudgetExceeded",
+    "CallEstimate",
+    "CostEstimate",
+    "CostRow",
+    "CostTracker",
+    "Reservation",
+    "cost_table",
+    "dollars_for",
+    "estimate_cost",
 ]

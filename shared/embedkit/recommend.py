@@ -351,4 +351,4 @@ def _yes_no(answer: bool) -> str:
     return "yes" if answer else "no"
 
 
-__all__ = ["Recommendation", "USE_CASES", "UseCase", "find_use_case", "recommend"]
+__all__ = ["USE_CASES", "Recommendation", "UseCase", "find_use_case", "recommend"]

@@ -532,6 +532,15 @@ def _tracker(ledger: bool | str | Path | CostTracker | None, premium: Embedder) 
     return CostTracker(ledger)  # a path
 
 
-__all__ = ["BudgetWarning", "DEFAULT_MARGIN", "POLICIES", "PremiumScorer", "Stage2Warning",
-           "TwoStageHit", "TwoStageResult", "TwoStageRetriever", "TwoStageStats",
-           "stage1_margin"]
+__all__ = [
+    "DEFAULT_MARGIN",
+    "POLICIES",
+    "BudgetWarning",
+    "PremiumScorer",
+    "Stage2Warning",
+    "TwoStageHit",
+    "TwoStageResult",
+    "TwoStageRetriever",
+    "TwoStageStats",
+    "stage1_margin",
+]
