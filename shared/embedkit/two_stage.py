@@ -29,6 +29,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from .budget import Budget
 from .cost import CallEstimate, dollars_for
 from .embedder import Embedder
 from .errors import BudgetExceeded, ProviderError
@@ -225,7 +226,7 @@ class TwoStageRetriever:
         margin: float = DEFAULT_MARGIN,
         fuse_with_stage1: bool = False,
         rrf_k: float = 60.0,
-        budget: Any = None,
+        budget: Budget | None = None,
         ledger: bool | str | Path | CostTracker | None = True,
         name: str = "two-stage",
     ) -> None:
@@ -246,7 +247,7 @@ class TwoStageRetriever:
         self._budget_warned = False
 
     @property
-    def budget(self):
+    def budget(self) -> Budget | None:
         """The premium embedder's `Budget` (None when it has none)."""
         return self.premium.budget
 
@@ -505,14 +506,12 @@ def _check_settings(top_n: int, policy: Policy, margin: float) -> None:
         raise ValueError(f"margin must be a finite number, got {margin!r}")
 
 
-def _attach_budget(premium: Embedder, budget: Any) -> None:
+def _attach_budget(premium: Embedder, budget: Budget | None) -> None:
     if budget is None or budget is premium.budget:
         return
     if premium.budget is not None:
         raise ValueError("the premium embedder already has a different Budget; a budget is "
                          "shared by everything using one embedder, so pass that one (or none)")
-    from .budget import Budget
-
     if not isinstance(budget, Budget):
         raise TypeError(f"budget must be an embedkit Budget, got {type(budget).__name__}")
     if premium.spec.price_per_million is None:
