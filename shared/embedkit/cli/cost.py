@@ -94,13 +94,13 @@ def _describe(row) -> str:
         f"\n{row.source} -> {row.model}  ({row.first} .. {row.last})",
         f"  queries           {row.queries:,}  (escalated {row.escalated:,}, forced "
         f"{row.forced:,}, skipped for budget {row.skipped_budget:,}, failed {row.failed:,})",
-        f"  spent             ${row.dollars:.6f}  ({row.tokens:,} tokens, "
+        f"  spent             {_usd(row.dollars)}  ({row.tokens:,} tokens, "
         f"{row.documents_sent:,} documents paid for)",
-        f"  cache savings     ${row.dollars_saved:.6f}",
+        f"  cache savings     {_usd(row.dollars_saved)}",
     ]
     if corpus:
         lines += [
-            f"  whole corpus      ${corpus['full_corpus_dollars']:.6f} to embed all "
+            f"  whole corpus      {_usd(corpus['full_corpus_dollars'])} to embed all "
             f"{corpus['documents']:,} documents with this model",
             f"  corpus paid for   {corpus['paid']:,} of {corpus['documents']:,} documents "
             f"({corpus['paid_share']:.1%}), ever",
@@ -108,7 +108,12 @@ def _describe(row) -> str:
     else:
         lines.append("  whole corpus      (no snapshot yet: read retriever.stats to record one)")
     if row.budget:
-        lines.append(f"  budget            ${row.budget['spent']:.6f} of "
-                     f"${row.budget['max_usd']:.2f} spent, {row.budget['refused']} call(s) "
-                     "refused")
+        lines.append(f"  budget            {_usd(row.budget['spent'])} of "
+                     f"{_usd(row.budget['max_usd'])} spent; {row.budget['refused']} API call(s) "
+                     "refused by the embedder")
     return "\n".join(lines)
+
+
+def _usd(amount: float) -> str:
+    """Cents for amounts of a cent or more, micro-dollars below (API calls cost fractions)."""
+    return f"${amount:,.2f}" if amount >= 0.01 else f"${amount:.6f}"
