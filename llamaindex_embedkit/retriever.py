@@ -2,7 +2,8 @@
 
 The ranking is `embedkit.HybridIndex`'s. This module turns nodes into the index's texts and
 hits back into ``NodeWithScore``, and, when the dense side lives in a LlamaIndex vector store,
-hands that store's results to the index as ``dense_candidates``.
+hands that store's results to the index as ``dense_candidates``. With a ``premium`` model, the
+engine's `TwoStageRetriever` re-ranks escalated queries' top candidates.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from embedkit import Embedder, HybridIndex, SearchHit
+from embedkit import Budget, Embedder, HybridIndex, SearchHit
 from embedkit._optional import require
 from embedkit.atomic_dir import current_version, new_version
+from embedkit.two_stage import DEFAULT_MARGIN, Policy, TwoStageHit, TwoStageRetriever
 
 require("llama_index.core", extra="llamaindex")
 
@@ -39,6 +41,7 @@ from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 from .embedding import EmbedKitEmbedding
 
 SCORE_KEYS = ("dense_score", "bm25_score", "dense_rank", "bm25_rank")
+PREMIUM_KEYS = ("premium_score", "premium_rank", "stage1_score", "stage1_rank")
 _FORMAT = 1
 _CONFIG_FILE = "retriever.json"
 _NODES_FILE = "nodes.json"
@@ -56,6 +59,11 @@ class EmbedKitHybridRetriever(BaseRetriever):
 
     The BM25 side holds the nodes it was built with: after inserting into the vector index,
     build the retriever again (dense hits for nodes it has not seen are left out).
+
+    With ``premium`` (see `from_defaults`), escalated queries' top ``premium_top_n`` are
+    re-ranked by that model; ``score`` is then the premium score and the metadata also holds
+    ``premium_score``, ``premium_rank`` (None for nodes it did not score), ``stage1_score``
+    and ``stage1_rank`` (the hybrid ranking's).
     """
 
     def __init__(
@@ -66,10 +74,17 @@ class EmbedKitHybridRetriever(BaseRetriever):
         vector_retriever: BaseRetriever | None = None,
         similarity_top_k: int = DEFAULT_SIMILARITY_TOP_K,
         filters: MetadataFilters | None = None,
+        premium: BaseEmbedding | None = None,
+        premium_top_n: int = 20,
+        premium_policy: Policy = "uncertain",
+        premium_margin: float = DEFAULT_MARGIN,
+        budget: Budget | None = None,
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
     ) -> None:
         _check_top_k(similarity_top_k)
+        self._two_stage = _two_stage(hybrid_index, premium, premium_top_n, premium_policy,
+                                     premium_margin, budget)
         self._index = hybrid_index
         self._nodes = {node.node_id: node for node in nodes}
         self._vector_retriever = vector_retriever
@@ -87,6 +102,12 @@ class EmbedKitHybridRetriever(BaseRetriever):
     def similarity_top_k(self) -> int:
         return self._similarity_top_k
 
+    @property
+    def two_stage(self) -> TwoStageRetriever | None:
+        """The engine's two-stage retriever when ``premium`` is set: its ``stats`` report
+        escalations and dollars; ``two_stage.retrieve(q, escalate=True)`` forces stage 2."""
+        return self._two_stage
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_defaults(
@@ -100,6 +121,11 @@ class EmbedKitHybridRetriever(BaseRetriever):
         fusion: str | None = None,
         alpha: float | None = None,
         filters: MetadataFilters | None = None,
+        premium: BaseEmbedding | None = None,
+        premium_top_n: int = 20,
+        premium_policy: Policy = "uncertain",
+        premium_margin: float = DEFAULT_MARGIN,
+        budget: Budget | None = None,
         **index_options: Any,
     ) -> EmbedKitHybridRetriever:
         """Build the retriever from a VectorStoreIndex, from nodes, or from a HybridIndex.
@@ -119,6 +145,20 @@ class EmbedKitHybridRetriever(BaseRetriever):
             alpha: dense weight for ``"weighted"`` (and ``"rrf"``) fusion; None: the default.
             filters: LlamaIndex metadata filters (any operator and condition), applied to both
                 sides before the top k is taken.
+            premium: an `EmbedKitEmbedding` on a second, better (typically API) model that
+                re-ranks the top ``premium_top_n`` of queries that escalate
+                (`embedkit.two_stage.TwoStageRetriever`). It embeds the query and those
+                candidates' texts itself (its vectors meet only its own), and its cache makes
+                each node cost at most once. None: hybrid search only. Not persisted: pass it
+                to `from_persist_dir` again.
+            premium_top_n: candidates the premium model re-ranks.
+            premium_policy: which queries escalate: ``"always"``, ``"never"``,
+                ``"uncertain"`` (top two local cosines closer than ``premium_margin``) or a
+                callable ``(query, stage1_hits) -> bool``.
+            premium_margin: the ``"uncertain"`` threshold.
+            budget: an `embedkit.Budget` for the premium model's API calls. A re-ranking that
+                would cross it is skipped: the hybrid ranking is returned and one
+                `embedkit.two_stage.BudgetWarning` says so.
             **index_options: passed to `HybridIndex`: ``candidates`` (results each side
                 contributes before fusion), ``rrf_k``, ``bm25``, ``tokenizer``...
         """
@@ -127,7 +167,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
         if isinstance(index, HybridIndex) and options:
             raise ValueError(f"{sorted(options)} configure a new HybridIndex; this one is "
                              "already built (set them when you create it)")
-        common = {"similarity_top_k": similarity_top_k, "filters": filters}
+        common = {"similarity_top_k": similarity_top_k, "filters": filters, "premium": premium,
+                  "premium_top_n": premium_top_n, "premium_policy": premium_policy,
+                  "premium_margin": premium_margin, "budget": budget}
         if isinstance(index, HybridIndex):
             return cls(index, nodes or (), **common)
         if isinstance(index, VectorStoreIndex):
@@ -164,16 +206,18 @@ class EmbedKitHybridRetriever(BaseRetriever):
         if self._vector_retriever is not None:
             # Own copy: the sync vector retriever writes the query embedding into its bundle.
             dense = self._vector_retriever.retrieve(dataclasses.replace(query_bundle))
-        hits = self._index.search(query_bundle.query_str, k=self._similarity_top_k,
-                                  filter=self._filter, **self._dense_arguments(dense))
+        search = self._two_stage.search if self._two_stage is not None else self._index.search
+        hits = search(query_bundle.query_str, k=self._similarity_top_k, filter=self._filter,
+                      **self._dense_arguments(dense))
         return self._results(hits)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         dense = None
         if self._vector_retriever is not None:
             dense = await self._vector_retriever.aretrieve(dataclasses.replace(query_bundle))
-        hits = await self._index.asearch(query_bundle.query_str, k=self._similarity_top_k,
-                                         filter=self._filter, **self._dense_arguments(dense))
+        search = self._two_stage.asearch if self._two_stage is not None else self._index.asearch
+        hits = await search(query_bundle.query_str, k=self._similarity_top_k,
+                            filter=self._filter, **self._dense_arguments(dense))
         return self._results(hits)
 
     @staticmethod
@@ -195,14 +239,20 @@ class EmbedKitHybridRetriever(BaseRetriever):
         node.metadata = {**stored.metadata, "dense_score": hit.dense_score,
                          "bm25_score": hit.bm25_score, "dense_rank": hit.dense_rank,
                          "bm25_rank": hit.bm25_rank}
-        node.excluded_llm_metadata_keys = _with(stored.excluded_llm_metadata_keys, SCORE_KEYS)
-        node.excluded_embed_metadata_keys = _with(stored.excluded_embed_metadata_keys, SCORE_KEYS)
+        keys = SCORE_KEYS
+        if isinstance(hit, TwoStageHit):  # premium_* are None when stage 2 did not score it
+            node.metadata.update(premium_score=hit.premium_score, premium_rank=hit.premium_rank,
+                                 stage1_score=hit.stage1_score, stage1_rank=hit.stage1_rank)
+            keys = SCORE_KEYS + PREMIUM_KEYS
+        node.excluded_llm_metadata_keys = _with(stored.excluded_llm_metadata_keys, keys)
+        node.excluded_embed_metadata_keys = _with(stored.excluded_embed_metadata_keys, keys)
         return node
 
     # ------------------------------------------------------------------ persistence
     def persist(self, persist_dir: str | Path) -> None:
         """Save the index (with its tokenizer and fusion settings), the nodes and this
-        retriever's settings as JSON and .npy files, no pickle.
+        retriever's settings as JSON and .npy files, no pickle. The premium model, its
+        settings and the budget are not saved: pass them to `from_persist_dir` again.
 
         The folder is replaced as a whole: a crash mid-save leaves the previous save loadable.
         """
@@ -221,10 +271,13 @@ class EmbedKitHybridRetriever(BaseRetriever):
     @classmethod
     def from_persist_dir(cls, persist_dir: str | Path, embed_model: BaseEmbedding | Embedder,
                          *, index: VectorStoreIndex | None = None,
-                         similarity_top_k: int | None = None) -> EmbedKitHybridRetriever:
+                         similarity_top_k: int | None = None,
+                         **premium_options: Any) -> EmbedKitHybridRetriever:
         """Load what `persist` wrote. ``embed_model`` must be the model it was built with.
 
         A retriever whose dense side was a VectorStoreIndex needs that index again (``index=``).
+        ``premium_options``: ``premium``, ``premium_top_n``, ``premium_policy``,
+        ``premium_margin``, ``budget`` as in `from_defaults` (they are not persisted).
         """
         directory = _saved_folder(persist_dir)
         config = _read_config(directory)
@@ -242,7 +295,8 @@ class EmbedKitHybridRetriever(BaseRetriever):
             vector_retriever = index.as_retriever(similarity_top_k=hybrid.candidates,
                                                   filters=filters)
         return cls(hybrid, nodes, vector_retriever=vector_retriever, filters=filters,
-                   similarity_top_k=similarity_top_k or config["similarity_top_k"])
+                   similarity_top_k=similarity_top_k or config["similarity_top_k"],
+                   **premium_options)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -260,6 +314,18 @@ def _engine_of(embed_model: BaseEmbedding | None, purpose: str) -> Embedder:
         raise TypeError(f"{purpose} needs an EmbedKitEmbedding (it embeds with the embedkit "
                         f"engine), got {type(embed_model).__name__}; pass embed_model=")
     return embed_model.embedder
+
+
+def _two_stage(hybrid: HybridIndex, premium: BaseEmbedding | None, top_n: int, policy: Policy,
+               margin: float, budget: Budget | None) -> TwoStageRetriever | None:
+    if premium is None:
+        if budget is not None:
+            raise ValueError("budget limits the premium model's API calls; it needs premium=")
+        return None
+    if not isinstance(premium, EmbedKitEmbedding):
+        raise TypeError(f"premium must be an EmbedKitEmbedding, got {type(premium).__name__}")
+    return TwoStageRetriever(hybrid, premium.embedder, top_n=top_n, policy=policy,
+                             margin=margin, budget=budget)
 
 
 def _docstore_nodes(docstore: BaseDocumentStore) -> list[BaseNode]:
