@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +32,10 @@ FUSIONS = ("auto", "rrf", "weighted", "dense", "bm25")
 DEFAULT_FUSION = "auto"
 _FORMAT = 1
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
+
+#: ``{key: value}`` equality on every key, or a predicate over a document's metadata (what an
+#: adapter builds from its framework's richer filters: ranges, "in", OR conditions...).
+MetadataFilter = Mapping[str, Any] | Callable[[Mapping[str, Any]], bool]
 
 
 class SearchObserver(Protocol):
@@ -185,7 +189,7 @@ class HybridIndex:
         self._docs.remove(doomed)
 
     # ------------------------------------------------------------------ search
-    def search(self, query: str, k: int = 10, *, filter: Mapping[str, Any] | None = None,
+    def search(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
                dense_candidates: Sequence[tuple[str, float]] | None = None,
                fusion: str | None = None, alpha: float | None = None,
                ids: Collection[str] | None = None,
@@ -193,7 +197,8 @@ class HybridIndex:
         """The best ``k`` documents for ``query`` (fewer when the corpus or filter has fewer).
 
         Args:
-            filter: metadata equality on every key, applied before taking the top k.
+            filter: metadata equality on every key, or a predicate over a document's
+                metadata; applied before taking the top k.
             dense_candidates: ``(id, similarity)`` pairs from an external vector store,
                 used instead of this index's own matrix.
             fusion: override the index's fusion for this query.
@@ -210,7 +215,7 @@ class HybridIndex:
             query_vector = self.embedder.embed_query(query)
         return self._search(query, query_vector, options)
 
-    async def asearch(self, query: str, k: int = 10, *, filter: Mapping[str, Any] | None = None,
+    async def asearch(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
                       dense_candidates: Sequence[tuple[str, float]] | None = None,
                       fusion: str | None = None, alpha: float | None = None,
                       ids: Collection[str] | None = None,
@@ -239,7 +244,8 @@ class HybridIndex:
             dense_scores, options.dense_candidates, allowed, depth)
         bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
-        fused = self._fuse(mode, options.alpha, dense, sparse, tokens)
+        fused = self._fuse(mode, options.alpha, dense, sparse, tokens,
+                           complete_bm25=len(sparse) < depth)
         if self.monitor is not None and mode != "bm25":
             self.monitor.observe(query_vector, [score for _, score in dense[:k]])
         return [self._hit(item, dense_scores, bm25_scores, options.dense_candidates)
@@ -283,8 +289,8 @@ class HybridIndex:
                 pairs.append((position, float(score)))
         return pairs
 
-    def _fuse(self, mode: str, alpha: float, dense: list, sparse: list,
-              tokens: list[str]) -> list[FusedHit]:
+    def _fuse(self, mode: str, alpha: float, dense: list, sparse: list, tokens: list[str], *,
+              complete_bm25: bool) -> list[FusedHit]:
         if mode == "dense":
             return _single(dense, which=0)
         if mode == "bm25":
@@ -293,7 +299,9 @@ class HybridIndex:
             return rrf([dense, sparse], weights=[alpha, 1 - alpha], k=self.rrf_k)
         if mode == "auto":
             alpha = self._auto_alpha(tokens)
-        return weighted(dense, sparse, alpha)
+        # A BM25 list shorter than asked holds every matching document: the true floor of the
+        # rest is 0, so its last match keeps some credit instead of normalizing to 0.
+        return weighted(dense, sparse, alpha, floors=(None, 0.0 if complete_bm25 else None))
 
     def _auto_alpha(self, tokens: list[str]) -> float:
         return self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
@@ -311,10 +319,12 @@ class HybridIndex:
             dense_score=None if external is not None and ranks[0] is None else dense_score,
             bm25_score=bm25_score, dense_rank=ranks[0], bm25_rank=ranks[1])
 
-    def _allowed(self, filter: Mapping[str, Any] | None,
+    def _allowed(self, filter: MetadataFilter | None,
                  ids: Collection[str] | None = None) -> np.ndarray | None:
         allowed = None
-        if filter:
+        if callable(filter):
+            allowed = np.array([bool(filter(meta)) for meta in self._docs.metadatas], dtype=bool)
+        elif filter:
             allowed = np.array([all(key in meta and meta[key] == value
                                     for key, value in filter.items())
                                 for meta in self._docs.metadatas], dtype=bool)
@@ -427,7 +437,7 @@ class _Options:
     k: int
     fusion: str
     alpha: float
-    filter: Mapping[str, Any] | None
+    filter: MetadataFilter | None
     ids: Collection[str] | None
     dense_candidates: Sequence[tuple[str, float]] | None
 
