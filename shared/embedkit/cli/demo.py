@@ -230,12 +230,15 @@ class CorpusCost:
 def corpus_costs(texts: list[str]) -> CorpusCost:
     """What embedding ``texts`` once costs with each API model of the catalog."""
     from ..catalog import list_models
+    from ..cost import dollars_for
 
     tokens, counter = count_tokens(texts)
-    rows = [CostRow(spec.model_string, spec.price_per_million,
-                    None if spec.price_per_million is None
-                    else tokens * spec.price_per_million / 1_000_000)
-            for spec in list_models() if not spec.is_local]
+    rows = []
+    for spec in list_models():
+        if not spec.is_local:
+            dollars = dollars_for(tokens, spec.price_per_million)
+            rows.append(CostRow(spec.model_string, spec.price_per_million,
+                                None if dollars is None else float(dollars)))
     return CorpusCost(tokens, counter, len(texts), rows)
 
 
