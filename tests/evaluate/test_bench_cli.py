@@ -82,11 +82,9 @@ def test_second_bench_is_served_from_the_cache(beir_dir, tmp_path, cache_dir):
 
 
 def test_bench_simple_list_with_glossary_only(tmp_path, cache_dir):
-    items = [{"query": "RMA for a PSU",
-              "relevant_docs": ["Power supplies go back through a return merchandise "
-                                "authorization."],
-              "all_docs": ["Power supplies go back through a return merchandise authorization.",
-                           "Invoices are issued monthly."]}]
+    answer = "Power supplies go back through a return merchandise authorization."
+    items = [{"query": "RMA for a PSU", "relevant_docs": [answer],
+              "all_docs": [answer, "Invoices are issued monthly."]}]
     data_file = tmp_path / "tests.json"
     data_file.write_text(json.dumps(items))
     glossary = tmp_path / "glossary.json"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,7 +190,7 @@ def compare(
     cache_dir: str | Path | None = None,
     show_progress: bool = False,
     embedder_options: Mapping[str, Any] | None = None,
-    on_index: Any = None,
+    on_index: Callable[[str, bool, int], object] | None = None,
 ) -> Comparison:
     """Score every (model, mode, glossary) combination on ``dataset``.
 
@@ -213,7 +213,7 @@ def compare(
         on_index: called as ``on_index(model, glossary, n_documents)`` before each corpus is
             indexed (the CLI prints what it is embedding).
     """
-    parsed = [_with_alpha(mode, alpha) for mode in parse_modes(modes)]
+    parsed = list(dict.fromkeys(_with_alpha(mode, alpha) for mode in parse_modes(modes)))
     glossary = as_glossary(glossary)
     labels = tuple(parse_metric(m).label for m in ([metrics] if isinstance(metrics, str)
                                                     else metrics))
@@ -224,23 +224,32 @@ def compare(
     comparison = Comparison([], labels, repr(dataset), settings={
         "alpha": alpha, "rrf_k": rrf_k, "candidates": candidates, "depth": depth,
         "modes": [m.label for m in parsed], "glossary_terms": len(glossary) if glossary else 0})
+    options = {"cache_dir": cache_dir, "show_progress": show_progress,
+               **dict(embedder_options or {})}
     for with_glossary in variants:
         for position, model in enumerate(models):
+            # BM25 does not depend on the model: only the first model runs it.
             model_modes = [m for m in parsed if m.uses_model or position == 0]
-            if not model_modes:
-                continue
-            embedder = Embedder(model, glossary=glossary if with_glossary else None,
-                                cache_dir=cache_dir, show_progress=show_progress,
-                                **dict(embedder_options or {}))
-            # A BM25-only comparison needs no vectors, so it embeds nothing.
-            store = any(m.uses_model for m in model_modes)
-            index = _build_index(embedder, dataset, store, rrf_k, candidates, on_index,
-                                 comparison.embedding, with_glossary)
-            vectors = _query_vectors(embedder, dataset, queries) if store else {}
-            for mode in model_modes:
-                comparison.runs.append(_run(index, dataset, queries, vectors, mode, depth,
-                                            labels, embedder.model_name, with_glossary))
+            if model_modes:
+                embedder = Embedder(model, glossary=glossary if with_glossary else None,
+                                    **options)
+                comparison.runs += _runs_of_one_index(
+                    embedder, dataset, queries, model_modes, depth, with_glossary, comparison,
+                    rrf_k=rrf_k, candidates=candidates, on_index=on_index)
     return comparison
+
+
+def _runs_of_one_index(embedder: Embedder, dataset: RetrievalDataset, queries: list[str],
+                       modes: list[Mode], depth: int, with_glossary: bool,
+                       comparison: Comparison, *, rrf_k: float, candidates: int,
+                       on_index: Callable[[str, bool, int], object] | None) -> list[RunResult]:
+    """Index the corpus once with ``embedder``; every mode is a ``fusion=`` override on it."""
+    store = any(m.uses_model for m in modes)  # BM25 alone needs no vectors: embed nothing
+    index = _build_index(embedder, dataset, store, rrf_k, candidates, on_index,
+                         comparison.embedding, with_glossary)
+    vectors = _query_vectors(embedder, dataset, queries) if store else {}
+    return [_run(index, dataset, queries, vectors, mode, depth, comparison.metrics,
+                 embedder.model_name, with_glossary) for mode in modes]
 
 
 def _with_alpha(mode: Mode, alpha: float) -> Mode:
@@ -288,7 +297,8 @@ def _check_models(models: Sequence[str | None]) -> list[str | None]:
 
 
 def _build_index(embedder: Embedder, dataset: RetrievalDataset, store_vectors: bool,
-                 rrf_k: float, candidates: int, on_index: Any,
+                 rrf_k: float, candidates: int,
+                 on_index: Callable[[str, bool, int], object] | None,
                  embedding_log: list[dict[str, Any]], with_glossary: bool) -> HybridIndex:
     index = HybridIndex(embedder, rrf_k=rrf_k, candidates=candidates,
                         store_vectors=store_vectors)

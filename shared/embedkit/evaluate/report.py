@@ -16,8 +16,7 @@ _PREFIXES = ("local:", "sentence-transformers/")
 def short_model_name(model: str) -> str:
     """``local:sentence-transformers/all-MiniLM-L6-v2`` -> ``all-MiniLM-L6-v2``."""
     for prefix in _PREFIXES:
-        if model.startswith(prefix):
-            model = model[len(prefix):]
+        model = model.removeprefix(prefix)
     return model
 
 
