@@ -23,6 +23,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,9 +120,9 @@ def embed_dataset(
         compute=ray.data.ActorPoolStrategy(size=actors),
         batch_size=batch_size, batch_format="pyarrow", num_cpus=num_cpus, num_gpus=num_gpus)
     # Writing is I/O: it must not wait for CPUs the actors hold for their whole life.
-    write = lambda: embedded.write_parquet(out.uri, ray_remote_args={"num_cpus": 0})  # noqa: E731
+    write = partial(embedded.write_parquet, out.uri, ray_remote_args={"num_cpus": 0})
     if show_progress:
-        _run_with_progress(ray, write, tally, total=_count_rows(dataset))
+        _run_with_progress(ray, write, tally, embedded.context, total=_count_rows(dataset))
     else:
         write()
     totals = ray.get(tally.totals.remote())
@@ -312,7 +313,8 @@ def _count_rows(dataset: Any) -> int | None:
         return None
 
 
-def _run_with_progress(ray: Any, write: Any, tally: Any, *, total: int | None) -> None:
+def _run_with_progress(ray: Any, write: Any, tally: Any, context: Any, *,
+                       total: int | None) -> None:
     """Run the write in a thread and show the tally's row count as a progress bar."""
     from tqdm.auto import tqdm
 
@@ -324,12 +326,17 @@ def _run_with_progress(ray: Any, write: Any, tally: Any, *, total: int | None) -
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
 
+    # One bar, ours (rows, hits, model calls), instead of Ray Data's per-operator bars.
+    ray_bars, context.enable_progress_bars = context.enable_progress_bars, False
     worker = threading.Thread(target=target, name="embedkit-bulk-write", daemon=True)
-    worker.start()
-    with tqdm(total=total, desc="embedding", unit="row") as bar:
-        while worker.is_alive():
-            worker.join(timeout=0.5)
-            _show(bar, ray.get(tally.totals.remote()))
+    try:
+        worker.start()
+        with tqdm(total=total, desc="embedding", unit="row") as bar:
+            while worker.is_alive():
+                worker.join(timeout=0.5)
+                _show(bar, ray.get(tally.totals.remote()))
+    finally:
+        context.enable_progress_bars = ray_bars
     if failure:
         raise failure[0]
 
