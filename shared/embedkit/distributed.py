@@ -71,6 +71,7 @@ def embed_dataset(
     num_cpus: float = 1,
     num_gpus: float = 0,
     skip_existing: bool = True,
+    rows_per_file: int = 10_000,
     address: str | None = None,
     show_progress: bool = False,
 ) -> BulkResult:
@@ -87,6 +88,7 @@ def embed_dataset(
         batch_size: rows handed to an actor per call (the `Embedder` batches inside).
         num_cpus, num_gpus: resources each actor reserves (``num_gpus=1``: one GPU per actor).
         skip_existing: skip ids already written under ``output`` by an earlier run.
+        rows_per_file: rows gathered into one Parquet part (smaller parts lose less to a crash).
         address: Ray cluster address (``"auto"``, ``"ray://head:10001"``); None starts or joins
             the local one (or ``$RAY_ADDRESS``). Ignored when Ray is already initialized.
         show_progress: a progress bar over rows, with cache hits and model calls.
@@ -97,8 +99,9 @@ def embed_dataset(
     """
     ray = require("ray", extra="distributed")
     config = _actor_config(embedder)
-    _check_options(role, actors, batch_size)
+    _check_options(role, actors, batch_size, rows_per_file)
     _ensure_ray(ray, address)
+    _warn_if_pool_takes_every_cpu(ray, actors, num_cpus)
     started = time.perf_counter()
     dataset = _as_dataset(ray, data)
     _check_columns(dataset, id_column, text_column)
@@ -106,21 +109,23 @@ def embed_dataset(
 
     out = _OutputDir(output)
     out.check_manifest(fingerprint, role)
-    done_ids = out.finished_ids(fingerprint) if skip_existing else []
+    done_parts = out.finished_parts(fingerprint) if skip_existing else []
     out.write_manifest({"fingerprint": fingerprint, "dimension": dimension, "role": role,
                         "columns": list(OUTPUT_COLUMNS), "embedder": description})
 
     tally = ray.remote(num_cpus=0)(_Tally).remote()
-    embedded = dataset.map_batches(
+    # Blocks of at most one batch, streamed: a single big file still feeds every actor.
+    embedded = dataset.repartition(target_num_rows_per_block=batch_size).map_batches(
         _EmbedBatches,
         fn_constructor_kwargs={
             "config": config, "role": role, "id_column": id_column, "text_column": text_column,
-            "fingerprint": fingerprint, "done_ids": ray.put(_string_array(done_ids)),
+            "fingerprint": fingerprint, "output": out.uri, "done_parts": done_parts,
             "tally": tally},
         compute=ray.data.ActorPoolStrategy(size=actors),
         batch_size=batch_size, batch_format="pyarrow", num_cpus=num_cpus, num_gpus=num_gpus)
     # Writing is I/O: it must not wait for CPUs the actors hold for their whole life.
-    write = partial(embedded.write_parquet, out.uri, ray_remote_args={"num_cpus": 0})
+    write = partial(embedded.write_parquet, out.uri, min_rows_per_file=rows_per_file,
+                    ray_remote_args={"num_cpus": 0})
     if show_progress:
         _run_with_progress(ray, write, tally, embedded.context, total=_count_rows(dataset))
     else:
@@ -147,7 +152,7 @@ class _EmbedBatches:
     """One actor of the pool: one `Embedder`, reused for every batch it is handed."""
 
     def __init__(self, config: dict[str, Any], role: Role, id_column: str, text_column: str,
-                 fingerprint: str, done_ids: Any, tally: Any) -> None:
+                 fingerprint: str, output: str, done_parts: list[str], tally: Any) -> None:
         import ray
 
         from .embedder import Embedder
@@ -161,7 +166,8 @@ class _EmbedBatches:
         self.embed = (self.embedder.embed_queries if role == "query"
                       else self.embedder.embed_documents)
         self.role, self.id_column, self.text_column = role, id_column, text_column
-        self.done = ray.get(done_ids) if isinstance(done_ids, ray.ObjectRef) else done_ids
+        # Each actor reads the finished ids itself: no id set travels through the driver.
+        self.done = _OutputDir(output).ids_in(done_parts)
         self.tally = tally
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -247,10 +253,11 @@ def _actor_config(embedder: Mapping[str, Any] | None) -> dict[str, Any]:
     return config
 
 
-def _check_options(role: str, actors: int, batch_size: int) -> None:
+def _check_options(role: str, actors: int, batch_size: int, rows_per_file: int) -> None:
     if role not in ROLES:
         raise ValueError(f"role must be 'document' or 'query', got {role!r}")
-    for name, value in (("actors", actors), ("batch_size", batch_size)):
+    for name, value in (("actors", actors), ("batch_size", batch_size),
+                        ("rows_per_file", rows_per_file)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
@@ -260,21 +267,48 @@ def _ensure_ray(ray: Any, address: str | None) -> None:
         ray.init(address=address)
 
 
+def _warn_if_pool_takes_every_cpu(ray: Any, actors: int, num_cpus: float) -> None:
+    """The actors hold their CPUs for the whole run; the tasks that cut the input into batches
+    need one too, or the run waits forever."""
+    total = ray.cluster_resources().get("CPU", 0)
+    if actors * num_cpus > total - 1:
+        warnings.warn(
+            f"{actors} actor(s) x {num_cpus} CPU leave less than 1 of this Ray cluster's "
+            f"{total:g} CPUs for Ray Data's own tasks; unless the cluster autoscales, the run "
+            "can stall. Use fewer actors or a fractional num_cpus (e.g. 0.5)",
+            UserWarning, stacklevel=3)
+
+
 def _as_dataset(ray: Any, data: Any) -> ray.data.Dataset:
+    """A Dataset as given, or one read from a local path or URI (``s3://...``) by suffix."""
     if not isinstance(data, str | Path):
         return data
-    path = Path(data).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"input {str(path)!r} does not exist")
-    files = sorted(path.iterdir()) if path.is_dir() else [path]
-    suffixes = {"".join(f.suffixes[-2:]) if f.suffix == ".gz" else f.suffix for f in files}
-    # Reading, like writing, gets no CPU reservation so it cannot starve behind the actors.
-    if ".parquet" in suffixes:
-        return ray.data.read_parquet(str(path), num_cpus=0)
-    if suffixes & {".jsonl", ".json", ".jsonl.gz", ".json.gz"}:
-        return ray.data.read_json(str(path), lines=True, num_cpus=0)
-    raise ValueError(f"input {str(path)!r} has no .parquet or .jsonl files (found "
-                     f"{sorted(suffixes) or 'nothing'}); pass a ray.data.Dataset for other formats")
+    fs_module = require("pyarrow.fs", extra="distributed")
+    location = _absolute(data)
+    fs, root = fs_module.FileSystem.from_uri(location)
+    info = fs.get_file_info(root)
+    if info.type == fs_module.FileType.NotFound:
+        raise FileNotFoundError(f"input {location!r} does not exist")
+    if info.type == fs_module.FileType.Directory:
+        names = [i.base_name for i in fs.get_file_info(fs_module.FileSelector(root))]
+    else:
+        names = [info.base_name]
+    # Reading, like writing, reserves no CPU, so it cannot wait behind the actors' CPUs.
+    if any(name.endswith(".parquet") for name in names):
+        return ray.data.read_parquet(location, num_cpus=0)
+    if any(name.endswith(_JSON_SUFFIXES) for name in names):
+        return ray.data.read_json(location, lines=True, num_cpus=0)
+    raise ValueError(f"input {location!r} has no .parquet or .jsonl files; pass a "
+                     "ray.data.Dataset for other formats")
+
+
+_JSON_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
+
+
+def _absolute(location: str | Path) -> str:
+    """Local paths made absolute (pyarrow needs it); URIs left alone."""
+    text = str(location)
+    return text if "://" in text else str(Path(text).expanduser().resolve())
 
 
 def _check_columns(dataset: Any, id_column: str, text_column: str) -> None:
@@ -298,12 +332,6 @@ def _probe(config: dict[str, Any]) -> tuple[str, int, dict[str, object]]:
         probe_config["device"] = "cpu"  # the device is not part of the fingerprint
     probe = Embedder(**probe_config)
     return probe.fingerprint, probe.dimension, probe.describe()
-
-
-def _string_array(values: list[str]) -> pa.Array:
-    import pyarrow as pa
-
-    return pa.array(values, pa.string())
 
 
 def _count_rows(dataset: Any) -> int | None:
@@ -353,10 +381,7 @@ class _OutputDir:
 
     def __init__(self, output: str | Path) -> None:
         fs_module = require("pyarrow.fs", extra="distributed")
-        text = str(output)
-        if "://" not in text:
-            text = str(Path(text).expanduser().resolve())
-        self.uri = text
+        self.uri = text = _absolute(output)
         self.fs, self.root = fs_module.FileSystem.from_uri(text)
         self._fs_module = fs_module
 
@@ -365,25 +390,36 @@ class _OutputDir:
         return sorted(i.path for i in info
                       if i.type == self._fs_module.FileType.File and i.path.endswith(".parquet"))
 
-    def finished_ids(self, fingerprint: str) -> list[str]:
-        """Ids already written; an unreadable part (a write cut off by a crash) is removed."""
+    def finished_parts(self, fingerprint: str) -> list[str]:
+        """Parts written by earlier runs; an unreadable one (a write cut off by a crash) is
+        removed, so its rows are written again (from the cache)."""
         pq = require("pyarrow.parquet", extra="distributed")
-        ids: list[str] = []
+        parts: list[str] = []
         for path in self.parquet_files():
             try:
-                table = pq.read_table(path, columns=["id", "fingerprint"], filesystem=self.fs)
+                table = pq.read_table(path, columns=["fingerprint"], filesystem=self.fs)
             except Exception as exc:  # noqa: BLE001 - any unreadable part is a partial write
                 warnings.warn(f"removing unreadable output part {path} ({exc}); its rows will "
                               "be written again (from the cache)", UserWarning, stacklevel=3)
                 self.fs.delete_file(path)
                 continue
-            others = set(table["fingerprint"].to_pylist()) - {fingerprint}
+            others = set(table["fingerprint"].unique().to_pylist()) - {fingerprint}
             if others:
                 raise FingerprintMismatchError(
                     f"{path} holds vectors with fingerprint {sorted(others)[0]}, this run's "
                     f"embedder has {fingerprint}; write to another output folder")
-            ids.extend(table["id"].to_pylist())
-        return ids
+            parts.append(path)
+        return parts
+
+    def ids_in(self, parts: list[str]) -> pa.Array:
+        """The distinct ids in these parts, as one string array."""
+        pa = require("pyarrow", extra="distributed")
+        pq = require("pyarrow.parquet", extra="distributed")
+        if not parts:
+            return pa.array([], pa.string())
+        ids = [pq.read_table(p, columns=["id"], filesystem=self.fs)["id"] for p in parts]
+        return pa.chunked_array([c for column in ids for c in column.chunks],
+                                pa.string()).unique()
 
     def check_manifest(self, fingerprint: str, role: Role) -> None:
         manifest = self.read_manifest()

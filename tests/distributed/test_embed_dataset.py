@@ -17,6 +17,9 @@ import pytest
 from embedkit import Embedder, FingerprintMismatchError
 from embedkit.distributed import MANIFEST, embed_dataset, read_vectors
 
+# Ray's own DataContext warns about its deprecated fields on every run; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
+
 TOPICS = ["password reset", "invoice schedule", "fan failure E1127", "VPN set-up",
           "refund policy", "SLA breach", "printer driver", "two-factor login"]
 ROWS = [{"id": i, "text": f"Note {i} on {TOPICS[i % len(TOPICS)]}: step {i % 5} of the guide."}
@@ -44,9 +47,12 @@ def first_run(ray_session, work):
 
 @pytest.fixture(scope="module")
 def warm_run(ray_session, work, first_run):
-    dataset = ray_session.data.from_items(ROWS)
-    return embed_dataset(dataset, work / "out2", embedder={"cache_dir": str(work / "cache")},
-                         batch_size=8)
+    """The same rows again, this time read from a Parquet file by path."""
+    source = work / "input" / "rows.parquet"
+    source.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist(ROWS), source)
+    return embed_dataset(source.parent, work / "out2",
+                         embedder={"cache_dir": str(work / "cache")}, batch_size=8)
 
 
 def test_vectors_equal_the_single_process_embedder(first_run):
@@ -92,18 +98,20 @@ def test_rerun_after_a_crash_skips_finished_ids_and_uses_redis(ray_session, redi
     config = {"cache": url}
     out = work / "resumed"
     done = ROWS[:24]
-    partial = embed_dataset(ray_session.data.from_items(done, override_num_blocks=3), out,
-                            embedder=config, batch_size=8)
+    partial = embed_dataset(ray_session.data.from_items(done), out, embedder=config,
+                            batch_size=8, rows_per_file=8)
     assert partial.stats.misses == 24
     parts = sorted(out.glob("*.parquet"))
+    assert len(parts) >= 2
     cut = parts[-1]
     cut_rows = pq.read_table(cut).num_rows
     cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # a write cut off mid-file
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # Two actors on a 2-CPU Ray: half a CPU each leaves one for Ray Data's own tasks.
         full = embed_dataset(ray_session.data.from_items(ROWS), out, embedder=config,
-                             batch_size=8, actors=2)
+                             batch_size=8, actors=2, num_cpus=0.5)
     assert any("unreadable output part" in str(w.message) for w in caught)
     assert full.rows_skipped == 24 - cut_rows
     assert full.stats.hits == cut_rows          # embedded before the crash: from Redis
@@ -115,9 +123,16 @@ def test_rerun_after_a_crash_skips_finished_ids_and_uses_redis(ray_session, redi
 def test_another_configuration_cannot_append_to_the_output(ray_session, first_run, work):
     dataset = ray_session.data.from_items(ROWS)
     with pytest.raises(FingerprintMismatchError, match="fingerprint"):
-        embed_dataset(dataset, work / "out1", embedder={"dimensions": 128, "cache": False})
+        embed_dataset(dataset, work / "out1", embedder={"document_prefix": "passage: ", "cache": False})
     with pytest.raises(FingerprintMismatchError, match="document vectors"):
         embed_dataset(dataset, work / "out1", role="query", embedder={"cache": False})
+
+
+def test_a_pool_holding_every_cpu_is_warned_about(ray_session, work):
+    with pytest.warns(UserWarning, match="can stall"), pytest.raises(ValueError, match="body"):
+        # The warning comes before any work; the bad column then stops the run at once.
+        embed_dataset(ray_session.data.from_items(ROWS), work / "x", actors=2, num_cpus=1,
+                      text_column="body")
 
 
 def test_bad_inputs_are_named(ray_session, work):
@@ -138,3 +153,31 @@ def test_an_empty_text_fails_naming_its_id(ray_session, work):
         embed_dataset(ray_session.data.from_items(rows), work / "bad",
                       embedder={"cache": False})
     assert "empty text" in str(caught.value)
+
+
+def test_bulk_command_embeds_jsonl_queries_with_progress(ray_session, work, prompt_model_dir):
+    from typer.testing import CliRunner
+
+    from embedkit.cli.app import build_app
+
+    source = work / "queries.jsonl"
+    queries = [{"_id": f"q{i}", "text": f"how do I fix {topic}"} for i, topic in enumerate(TOPICS)]
+    source.write_text("".join(json.dumps(q) + "\n" for q in queries))
+    model = f"local:{prompt_model_dir}"
+    args = ["bulk", str(source), str(work / "queries-out"), "--id-column", "_id", "--query",
+            "--model", model, "--cache-dir", str(work / "cli-cache"), "--json"]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["role"] == "query" and summary["rows_written"] == len(queries)
+    assert summary["embedded_by_model"] == len(queries)
+    assert "row" in result.stderr  # the progress bar
+
+    reference = Embedder(model, cache=False)
+    written = _by_id(read_vectors(work / "queries-out"))
+    texts = [q["text"] for q in queries]
+    expected_queries = reference.embed_queries(texts)
+    as_documents = reference.embed_documents(texts)
+    for query, vector, document in zip(queries, expected_queries, as_documents):
+        np.testing.assert_allclose(written[query["_id"]], vector, atol=1e-5)
+        assert not np.allclose(written[query["_id"]], document, atol=1e-3)

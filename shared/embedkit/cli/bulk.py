@@ -39,6 +39,8 @@ def bulk(
     gpus_per_actor: Annotated[float, typer.Option("--gpus-per-actor", min=0)] = 0.0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per actor call.")
                           ] = 256,
+    rows_per_file: Annotated[int, typer.Option("--rows-per-file", min=1, help="Rows per "
+                             "Parquet part.")] = 10_000,
     address: Annotated[Optional[str], typer.Option(
         "--address", envvar="RAY_ADDRESS", help="Ray cluster to join (auto, ray://head:10001); "
                                                 "default: a local Ray.")] = None,
@@ -60,7 +62,7 @@ def bulk(
             source, output, embedder=config, id_column=id_column, text_column=text_column,
             role="query" if query else "document", actors=actors, batch_size=batch_size,
             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, skip_existing=not redo,
-            address=address, show_progress=progress)
+            rows_per_file=rows_per_file, address=address, show_progress=progress)
     except (ValueError, FileNotFoundError, ConnectionError, EmbedKitError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
