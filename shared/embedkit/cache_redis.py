@@ -55,7 +55,7 @@ class RedisVectorCache:
 
     Example:
         >>> cache = RedisVectorCache("redis://localhost:6379/0", ttl=86400)  # doctest: +SKIP
-        >>> Embedder(cache="redis://localhost:6379/0?ttl=86400")  # the same, by URL  # doctest: +SKIP
+        >>> Embedder(cache="redis://localhost:6379/0?ttl=86400")  # doctest: +SKIP
     """
 
     def __init__(self, url: str = "redis://localhost:6379/0", *, prefix: str | None = None,

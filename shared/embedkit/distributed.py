@@ -10,8 +10,8 @@ already in the output are skipped, and whatever was embedded but not yet written
 
 Example:
     >>> from embedkit.distributed import embed_dataset  # doctest: +SKIP
-    >>> result = embed_dataset("corpus.jsonl", "vectors/", id_column="_id",
-    ...                        embedder={"cache": "redis://redis:6379/0"}, actors=4)  # doctest: +SKIP
+    >>> result = embed_dataset("corpus.jsonl", "vectors/", id_column="_id", actors=4,
+    ...     embedder={"cache": "redis://redis:6390/0"})  # doctest: +SKIP
     >>> result.stats.misses, result.rows_written  # doctest: +SKIP
 """
 
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._optional import require
 from .errors import FingerprintMismatchError
+from .glossary import as_glossary
 from .roles import ROLES, Role
 from .stats import EmbedStats
 
@@ -248,6 +249,9 @@ def _actor_config(embedder: Mapping[str, Any] | None) -> dict[str, Any]:
             "embedder['cache'] must be True (each machine's disk cache), False, or a "
             f"redis:// URL in a distributed run, got {type(cache).__name__}: every actor opens "
             "its own connection from the config")
+    if isinstance(config.get("glossary"), str | Path):
+        # Read once here, so the nodes need not have the file; same terms, same fingerprint.
+        config["glossary"] = as_glossary(config["glossary"]).terms
     # Each actor's own bars would garble the driver's output; the driver shows progress.
     config["show_progress"] = False
     return config

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import time
-
-import os
 from pathlib import Path
 
 import pytest
 
 
 def _redis_module():
-    return pytest.importorskip("redis", reason="the redis client is not installed (embedkit[redis])")
+    return pytest.importorskip("redis", reason="the redis client is not installed "
+                                               "(embedkit[redis])")
 
 
 def _free_port() -> int:

@@ -123,7 +123,8 @@ def test_rerun_after_a_crash_skips_finished_ids_and_uses_redis(ray_session, redi
 def test_another_configuration_cannot_append_to_the_output(ray_session, first_run, work):
     dataset = ray_session.data.from_items(ROWS)
     with pytest.raises(FingerprintMismatchError, match="fingerprint"):
-        embed_dataset(dataset, work / "out1", embedder={"document_prefix": "passage: ", "cache": False})
+        embed_dataset(dataset, work / "out1",
+                      embedder={"document_prefix": "passage: ", "cache": False})
     with pytest.raises(FingerprintMismatchError, match="document vectors"):
         embed_dataset(dataset, work / "out1", role="query", embedder={"cache": False})
 
@@ -155,7 +156,8 @@ def test_an_empty_text_fails_naming_its_id(ray_session, work):
     assert "empty text" in str(caught.value)
 
 
-def test_bulk_command_embeds_jsonl_queries_with_progress(ray_session, work, prompt_model_dir):
+def test_bulk_command_embeds_jsonl_queries_with_glossary_and_progress(ray_session, work,
+                                                                     prompt_model_dir):
     from typer.testing import CliRunner
 
     from embedkit.cli.app import build_app
@@ -163,9 +165,12 @@ def test_bulk_command_embeds_jsonl_queries_with_progress(ray_session, work, prom
     source = work / "queries.jsonl"
     queries = [{"_id": f"q{i}", "text": f"how do I fix {topic}"} for i, topic in enumerate(TOPICS)]
     source.write_text("".join(json.dumps(q) + "\n" for q in queries))
+    glossary = work / "glossary.json"
+    glossary.write_text(json.dumps({"VPN": "virtual private network", "SLA": "service level"}))
     model = f"local:{prompt_model_dir}"
     args = ["bulk", str(source), str(work / "queries-out"), "--id-column", "_id", "--query",
-            "--model", model, "--cache-dir", str(work / "cli-cache"), "--json"]
+            "--model", model, "--glossary", str(glossary), "--cache-dir", str(work / "cli-cache"),
+            "--json"]
     result = CliRunner().invoke(build_app(), args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -173,7 +178,9 @@ def test_bulk_command_embeds_jsonl_queries_with_progress(ray_session, work, prom
     assert summary["embedded_by_model"] == len(queries)
     assert "row" in result.stderr  # the progress bar
 
-    reference = Embedder(model, cache=False)
+    reference = Embedder(model, glossary=glossary, cache=False)
+    assert summary["fingerprint"] == reference.fingerprint
+    assert summary["fingerprint"] != Embedder(model, cache=False).fingerprint
     written = _by_id(read_vectors(work / "queries-out"))
     texts = [q["text"] for q in queries]
     expected_queries = reference.embed_queries(texts)

@@ -84,8 +84,9 @@ def test_roles_are_apart_even_when_the_model_has_no_prefixes(redis_url, redis_cl
                                "embedkit:" + _key(emb, TEXTS[0], "document")) == 2
 
 
-@pytest.mark.parametrize("corrupt", [b"garbage", b"\x00" * 12, np.full(384, np.nan, "<f4").tobytes()],
-                         ids=["short", "wrong-size", "nan"])
+@pytest.mark.parametrize(
+    "corrupt", [b"garbage", b"\x00" * 12, np.full(384, np.nan, "<f4").tobytes()],
+    ids=["short", "wrong-size", "nan"])
 def test_a_corrupt_entry_is_recomputed_and_overwritten(redis_url, redis_client, corrupt):
     emb = Embedder(cache=redis_url)
     good = emb.embed_documents(TEXTS)

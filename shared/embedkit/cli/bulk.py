@@ -20,10 +20,11 @@ def bulk(
         help="Parquet or JSONL file or folder to embed.", metavar="INPUT")],
     output: Annotated[str, typer.Argument(
         help="Output folder for Parquet parts (id, vector, fingerprint); shared storage on a "
-             "cluster. Rerunning into it skips ids already written.")],
+             "cluster. Rerunning into it skips ids already written.", metavar="OUTPUT")],
     id_column: Annotated[str, typer.Option("--id-column", help="Column with row ids.")] = "id",
     text_column: Annotated[str, typer.Option("--text-column", help="Column to embed.")] = "text",
-    query: Annotated[bool, typer.Option("--query", help="Embed as queries, not documents.")] = False,
+    query: Annotated[bool, typer.Option(
+        "--query", help="Embed as queries, not documents.")] = False,
     model: ModelOption = None,
     cache: Annotated[Optional[str], typer.Option(
         "--cache", help="redis://host:6379/0 to share one cache across machines "
@@ -35,8 +36,14 @@ def bulk(
     dimensions: DimensionsOption = None,
     actors: Annotated[int, typer.Option("--actors", min=1, help="Embedder actors (one model "
                                         "copy each).")] = 1,
-    cpus_per_actor: Annotated[float, typer.Option("--cpus-per-actor", min=0)] = 1.0,
-    gpus_per_actor: Annotated[float, typer.Option("--gpus-per-actor", min=0)] = 0.0,
+    cpus_per_actor: Annotated[float, typer.Option(
+        "--cpus-per-actor", min=0, help="CPUs each actor reserves (= its torch threads); "
+                                        "leave one CPU of the cluster free.")] = 1.0,
+    gpus_per_actor: Annotated[float, typer.Option(
+        "--gpus-per-actor", min=0, help="1 = one actor per GPU.")] = 0.0,
+    model_batch_size: Annotated[Optional[int], typer.Option(
+        "--model-batch-size", min=1, help="Texts per model call (default 32 locally; raise "
+                                          "it on a GPU).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per actor call.")
                           ] = 256,
     rows_per_file: Annotated[int, typer.Option("--rows-per-file", min=1, help="Rows per "
@@ -56,7 +63,8 @@ def bulk(
     if cache and no_cache:
         raise typer.BadParameter("--cache and --no-cache contradict each other")
     config = _embedder_config(model, cache=cache, cache_dir=cache_dir, no_cache=no_cache,
-                              glossary=glossary, dimensions=dimensions)
+                              glossary=glossary, dimensions=dimensions,
+                              batch_size=model_batch_size)
     try:
         result = embed_dataset(
             source, output, embedder=config, id_column=id_column, text_column=text_column,
@@ -70,10 +78,10 @@ def bulk(
 
 
 def _embedder_config(model: str | None, *, cache: str | None, cache_dir: Path | None,
-                     no_cache: bool, glossary: Path | None,
-                     dimensions: int | None) -> dict[str, Any]:
+                     no_cache: bool, glossary: Path | None, dimensions: int | None,
+                     batch_size: int | None) -> dict[str, Any]:
     """Plain, picklable Embedder kwargs: every actor builds its own from them."""
-    config: dict[str, Any] = {"model": model, "dimensions": dimensions,
+    config: dict[str, Any] = {"model": model, "dimensions": dimensions, "batch_size": batch_size,
                               "glossary": str(glossary) if glossary else None,
                               "cache": False if no_cache else (cache or True)}
     if cache_dir is not None:
