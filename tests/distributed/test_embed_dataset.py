@@ -10,12 +10,13 @@ import json
 import warnings
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from embedkit import Embedder, FingerprintMismatchError
 from embedkit.distributed import MANIFEST, embed_dataset, read_vectors
+
+pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed (embedkit[distributed])")
+pq = pytest.importorskip("pyarrow.parquet")
 
 # Ray's own DataContext warns about its deprecated fields on every run; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
