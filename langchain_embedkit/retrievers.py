@@ -3,7 +3,7 @@ retriever.
 
 Translation only: `Document` objects become (id, text, metadata) rows of the engine index, and
 engine `SearchHit` objects become `Document` copies carrying their scores. Tokenizing, BM25,
-fusion and filtering are the engine's.
+fusion, filtering and the optional premium re-ranking (`embedkit.two_stage`) are the engine's.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from embedkit import HybridIndex, SearchHit
+from embedkit.budget import Budget
+from embedkit.two_stage import DEFAULT_MARGIN, Policy, TwoStageHit, TwoStageRetriever
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
     CallbackManagerForRetrieverRun,
@@ -46,6 +48,11 @@ class EmbedKitHybridRetriever(BaseRetriever):
     ``dense_score`` is the store's relevance score, or its raw score negated when the store
     reports distances and has no relevance function.
 
+    With ``premium`` set, queries that escalate (``premium_policy``, or
+    ``invoke(q, escalate=True)``) have their top ``premium_top_n`` re-ranked by the premium
+    model; the documents then also carry ``premium_score`` and ``premium_rank`` (None for
+    hits it did not score) and ``stage1_score`` and ``stage1_rank`` (the hybrid ranking's).
+
     Setup:
         ``pip install "embedkit[langchain,local,bm25]"``
 
@@ -62,6 +69,12 @@ class EmbedKitHybridRetriever(BaseRetriever):
         retriever.invoke("forgot my login", k=1, filter={"lang": "en"})
         retriever.save("my-index")
         same = EmbedKitHybridRetriever.load("my-index", EmbedKitEmbeddings())
+
+        # Re-rank uncertain queries' top 20 with an API model, at most $5 ever:
+        premium = EmbedKitHybridRetriever.from_documents(
+            docs, premium=EmbedKitEmbeddings(model="openai:text-embedding-3-small"),
+            budget=Budget(max_usd=5))
+        premium.invoke("what does E1147 mean", escalate=True)
 
         # Dense side from any LangChain vector store that already holds the documents:
         store = InMemoryVectorStore.from_documents(docs, EmbedKitEmbeddings())
@@ -87,13 +100,44 @@ class EmbedKitHybridRetriever(BaseRetriever):
     fetch_k: int | None = Field(default=None, ge=1)
     """Dense candidates fetched from ``vectorstore`` per query (default: the index's
     ``candidates``)."""
+    premium: EmbedKitEmbeddings | None = None
+    """A second, better (typically API) model that re-ranks the top ``premium_top_n`` results
+    of queries that escalate (`embedkit.two_stage.TwoStageRetriever`). It embeds the query and
+    those candidates' texts itself, so its vectors are only compared with its own; its cache
+    makes each document cost at most once. None: hybrid search only. Not saved by `save`:
+    pass it to `load` again."""
+    premium_top_n: int = Field(default=20, ge=1)
+    """Candidates the ``premium`` model re-ranks per escalated query."""
+    premium_policy: Policy = "uncertain"
+    """Which queries escalate to ``premium``: ``"always"``, ``"never"``, ``"uncertain"`` (the
+    top two local cosines closer than ``premium_margin``) or a callable
+    ``(query, stage1_hits) -> bool``. ``invoke(q, escalate=True/False)`` overrides it."""
+    premium_margin: float = DEFAULT_MARGIN
+    """The ``"uncertain"`` policy's threshold."""
+    budget: Budget | None = None
+    """An `embedkit.Budget` for ``premium``'s API calls (shared by everything using that
+    model). A re-ranking that would cross it is skipped: the hybrid ranking is returned and one
+    `embedkit.two_stage.BudgetWarning` says so."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     _content_ids: _ContentIds = PrivateAttr()
+    _two_stage: TwoStageRetriever | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         self._content_ids = _ContentIds(self.index)
+        if self.premium is not None:
+            self._two_stage = TwoStageRetriever(
+                self.index, self.premium.embedder, top_n=self.premium_top_n,
+                policy=self.premium_policy, margin=self.premium_margin, budget=self.budget)
+        elif self.budget is not None:
+            raise ValueError("budget limits the premium model's API calls; it needs premium=")
+
+    @property
+    def two_stage(self) -> TwoStageRetriever | None:
+        """The engine's two-stage retriever when ``premium`` is set (its ``stats`` report
+        escalations, dollars spent and saved)."""
+        return self._two_stage
 
     @model_validator(mode="before")
     @classmethod
@@ -161,7 +205,8 @@ class EmbedKitHybridRetriever(BaseRetriever):
         pickle, replaced atomically) in ``index/`` and this retriever's settings beside it.
 
         A retriever over a ``vectorstore`` saves its BM25 side only; save the store with its
-        own method and pass it to `load`.
+        own method and pass it to `load`. The ``premium`` model, its settings and ``budget``
+        are not saved: pass them to `load` again (``load(path, embeddings, premium=...)``).
         """
         folder = Path(path).expanduser()
         self.index.save(folder / INDEX_FOLDER)
@@ -199,31 +244,42 @@ class EmbedKitHybridRetriever(BaseRetriever):
     # ------------------------------------------------------------------ retrieval
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, filter: dict[str, Any] | None = None,
-                                ) -> list[Document]:
-        k, filter = self._query_options(k, filter)
+                                escalate: bool | None = None) -> list[Document]:
+        k, filter = self._query_options(k, filter, escalate)
         dense = None
         if self.vectorstore is not None:
             dense = self._dense_candidates(query)
-        hits = self.index.search(query, k=k, filter=filter, **_dense_kwargs(dense))
+        if self._two_stage is not None:
+            hits = self._two_stage.search(query, k=k, filter=filter, escalate=escalate,
+                                          **_dense_kwargs(dense))
+        else:
+            hits = self.index.search(query, k=k, filter=filter, **_dense_kwargs(dense))
         return [_to_document(hit) for hit in hits]
 
     async def _aget_relevant_documents(self, query: str, *,
                                        run_manager: AsyncCallbackManagerForRetrieverRun,
                                        k: int | None = None,
                                        filter: dict[str, Any] | None = None,
-                                       ) -> list[Document]:
-        k, filter = self._query_options(k, filter)
+                                       escalate: bool | None = None) -> list[Document]:
+        k, filter = self._query_options(k, filter, escalate)
         dense = None
         if self.vectorstore is not None:
             dense = await self._adense_candidates(query)
-        hits = await self.index.asearch(query, k=k, filter=filter, **_dense_kwargs(dense))
+        if self._two_stage is not None:
+            hits = await self._two_stage.asearch(query, k=k, filter=filter, escalate=escalate,
+                                                 **_dense_kwargs(dense))
+        else:
+            hits = await self.index.asearch(query, k=k, filter=filter, **_dense_kwargs(dense))
         return [_to_document(hit) for hit in hits]
 
     def _query_options(self, k: int | None, filter: dict[str, Any] | None,
-                       ) -> tuple[int, dict[str, Any] | None]:
+                       escalate: bool | None = None) -> tuple[int, dict[str, Any] | None]:
         k = self.k if k is None else k
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
+        if escalate is not None and self._two_stage is None:
+            raise ValueError(f"escalate={escalate!r} needs a premium model: build the "
+                             "retriever with premium=EmbedKitEmbeddings(model=...)")
         return k, self.filter if filter is None else filter
 
     def _dense_candidates(self, query: str) -> list[tuple[str, float]]:
@@ -384,4 +440,7 @@ def _to_document(hit: SearchHit) -> Document:
     metadata = copy.deepcopy(dict(hit.metadata or {}))
     metadata.update(score=hit.score, dense_score=hit.dense_score, bm25_score=hit.bm25_score,
                     dense_rank=hit.dense_rank, bm25_rank=hit.bm25_rank)
+    if isinstance(hit, TwoStageHit):  # premium_* are None when stage 2 did not score the hit
+        metadata.update(premium_score=hit.premium_score, premium_rank=hit.premium_rank,
+                        stage1_score=hit.stage1_score, stage1_rank=hit.stage1_rank)
     return Document(page_content=hit.text, metadata=metadata, id=hit.id)

@@ -9,20 +9,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .budget import Budget
 from .cache import DiskVectorCache, VectorCache
 from .catalog import CATALOG, ModelSpec, find_spec, get_spec, list_models
 from .embedder import Embedder
-from .errors import EmbedKitError, FingerprintMismatchError, ModelNotFoundError, ProviderError
+from .cost import CostTracker, estimate_cost
+from .errors import (
+    BudgetExceeded, EmbedKitError, FingerprintMismatchError, ModelNotFoundError, ProviderError,
+)
 from .glossary import Glossary
 from .index import HybridIndex, SearchHit
+from .recommend import Recommendation, recommend
 from .retry import APIError, RetryPolicy
 from .stats import EmbedStats
+from .two_stage import TwoStageHit, TwoStageRetriever
 
 __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "Budget",
+    "BudgetExceeded",
     "CATALOG",
+    "CostTracker",
     "DiskVectorCache",
     "EmbedKitError",
     "EmbedStats",
@@ -33,10 +42,15 @@ __all__ = [
     "ModelNotFoundError",
     "ModelSpec",
     "ProviderError",
+    "Recommendation",
     "RetryPolicy",
     "SearchHit",
+    "TwoStageHit",
+    "TwoStageRetriever",
     "VectorCache",
+    "estimate_cost",
     "find_spec",
     "get_spec",
     "list_models",
+    "recommend",
 ]

@@ -1,7 +1,7 @@
 """BM25 over token lists, with two backends behind one small interface.
 
 - ``"bm25s"`` (default): scores precomputed into a sparse matrix; a query is a few sparse row
-  sums. 30-60x faster per query than rank-bm25 (see ``benchmarks/bm25.py``).
+  sums. Over 200x faster per query than rank-bm25 at 100k documents (``benchmarks/bm25.py``).
 - ``"rank_bm25"``: ``rank_bm25.BM25Okapi``, what LangChain's ``BM25Retriever`` uses. Kept for
   users migrating from LangChain and as the parity oracle in the tests. It loops over every
   document in Python per query term: fine for a few thousand documents, not beyond.
@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Protocol
 
@@ -78,9 +79,20 @@ class _Bm25sBackend:
     @classmethod
     def build(cls, corpus_tokens: list[list[str]], k1: float, b: float,
               method: str) -> _Bm25sBackend:
+        """A bm25s model whose score matrix is computed with numpy in one pass.
+
+        ``bm25s.BM25.index`` loops over documents in Python (a Counter and small arrays per
+        document); this computes the same matrix (same formulas, same float32 values; a test
+        compares both) with a few numpy passes, about 2x faster (measured at 50k documents).
+        """
         bm25s = require("bm25s", extra="bm25")
+        data, indices, indptr, vocab = _score_matrix(corpus_tokens, k1, b, method)
         model = bm25s.BM25(k1=k1, b=b, method=method)
-        model.index(corpus_tokens, show_progress=False)
+        model.scores = {"data": data, "indices": indices, "indptr": indptr,
+                        "num_docs": len(corpus_tokens)}
+        model.vocab_dict = vocab
+        model.unique_token_ids_set = set(vocab.values())
+        model.nonoccurrence_array = None  # only the bm25l/bm25+ variants use it
         return cls(model)
 
     @classmethod
@@ -185,7 +197,7 @@ class BM25Index:
 
     def add(self, corpus_tokens: Iterable[Sequence[str]]) -> None:
         """Append documents; the index is rebuilt once, at the next search or refresh."""
-        new = [_check_tokens(doc, len(self._tokens) + i) for i, doc in enumerate(corpus_tokens)]
+        new = _check_corpus(corpus_tokens, offset=len(self._tokens))
         if new:
             self._tokens.extend(new)
             self._stale = True
@@ -234,19 +246,30 @@ class BM25Index:
         out[self._row_to_pos[live]] = raw[live]
         return out
 
-    def search(self, query_tokens: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, scores) of the best k documents with a score > 0, best first."""
+    def search(self, query_tokens: Sequence[str], k: int = 10,
+               mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, scores) of the best k documents with a score > 0, best first.
+
+        ``mask``: optional boolean array, one entry per document position; only documents
+        where it is True compete (a metadata filter applied before taking the top k).
+        """
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
             raise TypeError(f"k must be an int, got {type(k).__name__}")
         query = _check_tokens(query_tokens, None)
+        mask = _check_mask(mask, len(self._tokens))
         self.refresh()
         if self._engine is None or not query or k <= 0:
             return top_k_positive(np.zeros(0), max(int(k), 0))
         raw = np.asarray(self._engine.scores(query), dtype=np.float64)
         if self._has_identity_rows():
+            if mask is not None:
+                raw[~mask] = 0.0
             return top_k_positive(raw, int(k))
         # Tombstones: select among live rows only, then map rows to current positions.
-        raw[self._row_to_pos < 0] = 0.0
+        live = self._row_to_pos >= 0
+        if mask is not None:
+            live[live] = mask[self._row_to_pos[live]]
+        raw[~live] = 0.0
         rows, scores = top_k_positive(raw, int(k))
         positions = self._row_to_pos[rows]
         order = np.lexsort((positions, -scores))  # positions may reorder ties
@@ -342,11 +365,10 @@ class BM25Index:
         self._built_rows, self._stale = len(self._tokens), False
         if not any(self._tokens):
             return  # nothing to score: every search is empty
-        corpus = [list(doc) for doc in self._tokens]
         if self.backend_name == "bm25s":
-            engine: _Backend = _Bm25sBackend.build(corpus, self.k1, self.b, self.method)
+            engine: _Backend = _Bm25sBackend.build(self._tokens, self.k1, self.b, self.method)
         else:
-            engine = _RankBm25Backend(corpus, self.k1, self.b)
+            engine = _RankBm25Backend(self._tokens, self.k1, self.b)
         self._adopt(engine)
 
     def _adopt(self, engine: _Backend) -> None:
@@ -358,6 +380,40 @@ class BM25Index:
                 f"k1={self.k1}, b={self.b}, docs={len(self._tokens)})")
 
 
+def _score_matrix(corpus: list[list[str]], k1: float, b: float, method: str):
+    """The BM25 contribution of every (document, term) pair as a CSC matrix (terms = columns),
+    exactly as bm25s lays it out: ``data`` float32, ``indices`` (document rows), ``indptr``.
+
+    Formulas (Kamphuis et al. 2020, as in bm25s): term frequency component
+    ``tf / (tf + k1 * (1 - b + b * len / avg_len))`` (ATIRE multiplies it by ``k1 + 1``);
+    IDF ``ln((N - df + .5) / (df + .5))`` floored at 0 (robertson),
+    ``ln(1 + (N - df + .5) / (df + .5))`` (lucene), ``ln(N / df)`` (atire).
+    """
+    vocab = {token: i for i, token in enumerate(sorted(set().union(*corpus)))}
+    lengths = np.fromiter(map(len, corpus), dtype=np.int64, count=len(corpus))
+    terms = np.fromiter(map(vocab.__getitem__, chain.from_iterable(corpus)), dtype=np.int64,
+                        count=int(lengths.sum()))
+    docs = np.repeat(np.arange(len(corpus), dtype=np.int64), lengths)
+    pairs, tf = np.unique(docs * len(vocab) + terms, return_counts=True)  # sorted: doc, term
+    docs, terms = pairs // len(vocab), pairs % len(vocab)
+    df = np.bincount(terms, minlength=len(vocab))
+    n = len(corpus)
+    if method == "atire":
+        idf = np.log(n / df)
+    else:
+        inner = (n - df + 0.5) / (df + 0.5)
+        idf = np.log1p(inner) if method == "lucene" else np.log(np.maximum(inner, 1.0))
+    idf = idf.astype(np.float32).astype(np.float64)  # bm25s stores IDF as float32
+    tf = tf.astype(np.float64)
+    saturation = k1 * ((1 - b) + b * lengths[docs] / lengths.mean())
+    tfc = tf * (k1 + 1) / (tf + saturation) if method == "atire" else tf / (saturation + tf)
+    scores = (idf[terms] * tfc).astype(np.float32)
+    order = np.argsort(terms, kind="stable")  # by term, documents ascending within a term
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    return scores[order], docs[order].astype(np.int32), indptr, vocab
+
+
 def _check_tokens(tokens: Sequence[str], position: int | None) -> list[str]:
     where = "query" if position is None else f"document {position}"
     if isinstance(tokens, str):
@@ -367,6 +423,38 @@ def _check_tokens(tokens: Sequence[str], position: int | None) -> list[str]:
         if not isinstance(token, str) or not token:
             raise TypeError(f"{where}: tokens must be non-empty str, got {token!r}")
     return tokens
+
+
+def _check_corpus(corpus_tokens: Iterable[Sequence[str]], offset: int) -> list[list[str]]:
+    """Copy the documents as lists; a bad one raises an error naming its position.
+
+    Token types are checked over the set of distinct tokens (C speed), and only on failure
+    document by document to find the culprit.
+    """
+    docs = []
+    for i, doc in enumerate(corpus_tokens):
+        if isinstance(doc, str):
+            raise TypeError(f"document {offset + i}: expected a list of tokens, got a str "
+                            "(tokenize it first)")
+        docs.append(list(doc))
+    try:
+        clean = all(type(t) is str and t for t in set().union(*docs))
+    except TypeError:  # an unhashable token
+        clean = False
+    if not clean:
+        for i, doc in enumerate(docs):
+            _check_tokens(doc, offset + i)
+    return docs
+
+
+def _check_mask(mask: np.ndarray | None, size: int) -> np.ndarray | None:
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != (size,):
+        raise ValueError(f"mask must be a boolean array of shape ({size},), "
+                         f"got {mask.dtype} {mask.shape}")
+    return mask
 
 
 def _check_positions(positions: Iterable[int], size: int) -> np.ndarray:

@@ -132,6 +132,13 @@ CATALOG: tuple[ModelSpec, ...] = (
            aliases=("CodeBERT",), notes="Masked-LM encoder; fine-tune before retrieval use"),
     _local("nlpaueb/legal-bert-base-uncased", 768, 512, None, best_for="Legal terminology",
            aliases=("legal-bert-base",), notes="Masked-LM encoder; fine-tune before retrieval use"),
+    _local("microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext", 768, 512, None,
+           best_for="Medical/scientific", aliases=("PubMedBERT",),
+           notes="Masked-LM encoder; fine-tune before retrieval use"),
+    _local("dmis-lab/biobert-base-cased-v1.2", 768, 512, None, best_for="Medical/scientific",
+           aliases=("BioBERT",), notes="Masked-LM encoder; fine-tune before retrieval use"),
+    _local("ProsusAI/finbert", 768, 512, None, best_for="Financial domain", aliases=("FinBERT",),
+           notes="Financial-sentiment classifier; fine-tune before retrieval use"),
 )
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"

@@ -11,14 +11,17 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._asyncio import run_sync
+from .budget import NO_RESERVATION, Budget, Reservation
 from .cache import DiskVectorCache, VectorCache, keys_for
 from .catalog import ModelSpec, find_spec
+from .cost import CallEstimate, dollars_for
 from .errors import ProviderError
 from .fingerprint import compute_fingerprint
 from .glossary import Glossary, as_glossary
@@ -68,6 +71,9 @@ class Embedder:
         device: torch device for local models.
         show_progress: show a progress bar over batches.
         max_concurrency: API requests in flight at once (API providers only).
+        budget: a `Budget` every API call of this embedder draws from: a call whose estimated
+            cost would cross it is not made (`BudgetExceeded`). Share one budget by sharing
+            the embedder (or the `Budget` object).
         **provider_options: passed to the backend (``api_key``, ``base_url``, ``timeout``...).
 
     Example:
@@ -93,6 +99,7 @@ class Embedder:
         device: str | None = None,
         show_progress: bool = False,
         max_concurrency: int = 4,
+        budget: Budget | None = None,
         **provider_options: Any,
     ) -> None:
         self.model_ref = parse_model_string(model)
@@ -113,6 +120,7 @@ class Embedder:
         self.fingerprint = compute_fingerprint(self._fingerprint_parts())
         self.cache = _open_cache(cache, cache_dir)
         self._stats = StatsCounter()
+        self.budget = _check_budget(budget, self.spec)
 
     # ----------------------------------------------------------------- public API
     @property
@@ -191,6 +199,29 @@ class Embedder:
         await self._run_async(plan)
         return self._assemble(plan)
 
+    def estimate(self, texts: Sequence[str], role: Role = "document") -> CallEstimate:
+        """What embedding ``texts`` would cost right now (only cache misses are paid).
+
+        Sends nothing and changes no counters. For a `Budget` check before a call, or to
+        report what the cache saved.
+        """
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        texts = validate_texts(texts)
+        plan, unique = self._lookup(texts, role)
+        missing = set(plan.missing_keys)
+        first: dict[str, int] = {}
+        for index, key in enumerate(plan.keys):
+            first.setdefault(key, index)
+        cached_texts = [text for key, text in unique.items() if key not in missing]
+        tokens = sum(self._capped_token_counts(plan.missing_texts, role))
+        cached_tokens = sum(self._capped_token_counts(cached_texts, role))
+        return CallEstimate(
+            texts=len(unique), uncached=tuple(first[key] for key in plan.missing_keys),
+            tokens=tokens, cached_tokens=cached_tokens,
+            dollars=float(self._exact_dollars(tokens)),
+            dollars_saved=float(self._exact_dollars(cached_tokens)))
+
     def final_text(self, text: str, role: Role) -> str:
         """Exactly what the model sees for ``text``: glossary expansion, then the role prefix."""
         expanded = self.glossary.expand(text) if self.glossary else text
@@ -205,6 +236,13 @@ class Embedder:
 
     # ----------------------------------------------------------------- pipeline
     def _plan(self, texts: list[str], role: Role) -> _Plan:
+        plan, unique = self._lookup(texts, role)
+        self._record_plan(plan, unique, texts=len(texts))
+        self._warn_if_truncated(plan)
+        return plan
+
+    def _lookup(self, texts: list[str], role: Role) -> tuple[_Plan, dict[str, str]]:
+        """Which distinct final texts the cache holds; no side effects."""
         expanded = [self.glossary.expand(t) for t in texts] if self.glossary else texts
         prefix = self.prefixes[role]
         keys = keys_for(self.fingerprint, role, [prefix + t for t in expanded])
@@ -215,9 +253,16 @@ class Embedder:
             if key not in cached:
                 plan.missing_keys.append(key)
                 plan.missing_texts.append(text)
-        self._record_plan(plan, unique, texts=len(texts))
-        self._warn_if_truncated(plan)
-        return plan
+        return plan, unique
+
+    def _capped_token_counts(self, texts: list[str], role: Role) -> list[int]:
+        """Tokens of each text as the model will see it (with prefix, capped at its limit)."""
+        if not texts:
+            return []
+        prefix = self.prefixes[role]
+        counts = self.provider.count_tokens([prefix + t for t in texts])
+        limit = self.provider.max_tokens
+        return [min(c, limit) for c in counts] if limit else counts
 
     def _record_plan(self, plan: _Plan, unique: dict[str, str], *, texts: int) -> None:
         hit_texts = [text for key, text in unique.items() if key in plan.vectors]
@@ -263,8 +308,14 @@ class Embedder:
         async def run(batch: list[int]) -> None:
             async with limit:
                 texts = [plan.missing_texts[i] for i in batch]
-                result = await self.provider.aembed(
-                    texts, role=plan.role, prefix=self.prefixes[plan.role])
+                hold = self._reserve(plan, batch)  # BudgetExceeded here: nothing is sent
+                try:
+                    result = await self.provider.aembed(
+                        texts, role=plan.role, prefix=self.prefixes[plan.role])
+                except BaseException:
+                    hold.release()
+                    raise
+                hold.commit(self._exact_dollars(self._billed_tokens(plan, batch, result.tokens)))
                 # Each finished batch is cached at once: a later failure costs nothing before it.
                 self._store(plan, batch, result.vectors, result.tokens)
                 bar.update()
@@ -274,11 +325,25 @@ class Embedder:
         finally:
             bar.close()
 
+    def _reserve(self, plan: _Plan, batch: list[int]) -> Reservation:
+        """Hold the batch's estimated cost on the budget, before the request is sent."""
+        if self.budget is None or not self.spec.price_per_million:
+            return NO_RESERVATION
+        tokens = sum(plan.token_counts[i] for i in batch) if plan.token_counts else 0
+        return self.budget.reserve(self._exact_dollars(tokens),
+                                   what=f"embedding {len(batch)} {plan.role} text(s) "
+                                        f"({tokens} tokens) with {self.model_name}")
+
+    @staticmethod
+    def _billed_tokens(plan: _Plan, batch: list[int], tokens: int) -> int:
+        """Billed tokens when the backend reports them, else what we counted."""
+        if not tokens and plan.token_counts:
+            return sum(plan.token_counts[i] for i in batch)
+        return tokens
+
     def _store(self, plan: _Plan, batch: list[int], raw: np.ndarray, tokens: int) -> None:
         vectors = self._postprocess(raw, expected=len(batch))
-        # Billed tokens when the backend reports them, else what we counted.
-        if not tokens and plan.token_counts:
-            tokens = sum(plan.token_counts[i] for i in batch)
+        tokens = self._billed_tokens(plan, batch, tokens)
         keys = [plan.missing_keys[i] for i in batch]
         fresh = dict(zip(keys, vectors))
         if self.cache:
@@ -310,6 +375,9 @@ class Embedder:
         if not plan.keys:
             return np.empty((0, self.dimension), dtype=np.float32)
         return np.stack([plan.vectors[key] for key in plan.keys]).astype(np.float32, copy=False)
+
+    def _exact_dollars(self, tokens: int) -> Decimal:
+        return dollars_for(tokens, self.spec.price_per_million) or Decimal(0)
 
     def _dollars(self, tokens: int) -> float:
         price = self.spec.price_per_million or 0.0
@@ -353,6 +421,15 @@ async def _gather_all(coros: Any) -> None:
     errors = [r for r in results if isinstance(r, BaseException)]
     if errors:
         raise errors[0]
+
+
+def _check_budget(budget: Budget | None, spec: ModelSpec) -> Budget | None:
+    if budget is not None and not isinstance(budget, Budget):
+        raise TypeError(f"budget must be an embedkit Budget, got {type(budget).__name__}")
+    if budget is not None and spec.price_per_million is None:
+        raise ValueError(f"cannot enforce a budget for {spec.name}: its price is unknown "
+                         "(usage-based or not in the catalog)")
+    return budget
 
 
 def _check_positive(name: str, value: int | None) -> None:

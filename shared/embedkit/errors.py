@@ -17,3 +17,17 @@ class FingerprintMismatchError(EmbedKitError):
 
 class ProviderError(EmbedKitError):
     """An embedding backend failed or returned something unusable."""
+
+
+class BudgetExceeded(EmbedKitError):
+    """An API call was not made because its estimated cost would cross the `Budget`.
+
+    Attributes: ``needed`` (estimated US dollars of the refused call), ``remaining`` (what the
+    budget had left), ``max_usd``.
+    """
+
+    def __init__(self, message: str, *, needed: float, remaining: float, max_usd: float) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.remaining = remaining
+        self.max_usd = max_usd

@@ -40,8 +40,13 @@ class FusedHit:
     ranks: tuple[int | None, ...]
 
 
-def min_max(scores: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Scale scores to [0, 1]: ``(s - min) / (max - min)``.
+def min_max(scores: Sequence[float] | np.ndarray, floor: float | None = None) -> np.ndarray:
+    """Scale scores to [0, 1]: ``(s - low) / (max - low)``, ``low`` = the list's minimum.
+
+    ``floor``: the score of every document *outside* the list, when it is known; it becomes
+    ``low`` (if below the minimum). For BM25 it is 0 when the list holds every document with
+    a positive score: then the last candidate keeps credit for matching instead of tying
+    with documents that match nothing.
 
     Well defined for negative scores (cosines) and ties. A constant list (including a single
     score) maps to 1.0 when the value is nonzero, and to 0.0 when it is 0: a list of zeros
@@ -53,6 +58,10 @@ def min_max(scores: Sequence[float] | np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(values)):
         raise ValueError(f"scores must be finite, got {values[~np.isfinite(values)][:5]}")
     low, high = float(values.min()), float(values.max())
+    if floor is not None:
+        if not math.isfinite(floor):
+            raise ValueError(f"floor must be finite, got {floor}")
+        low = min(low, float(floor))
     if high == low:
         return np.full(values.shape, 1.0 if high != 0 else 0.0)
     return (values - low) / (high - low)
@@ -77,22 +86,31 @@ def rrf(lists: Sequence[Candidates], weights: Sequence[float] | None = None,
     return _sorted_hits(table, fused)
 
 
-def weighted(dense: Candidates, sparse: Candidates, alpha: float = 0.5) -> list[FusedHit]:
+def weighted(dense: Candidates, sparse: Candidates, alpha: float = 0.5, *,
+             floors: tuple[float | None, float | None] = (None, None)) -> list[FusedHit]:
     """``alpha * min_max(dense) + (1 - alpha) * min_max(sparse)`` over the union of both lists.
 
     Normalization happens within each candidate list (e.g. each retriever's top 100), which
-    measured 0.01-0.03 nDCG@10 better than normalizing over the whole corpus.
+    measured 0.01-0.03 nDCG@10 better than normalizing over the whole corpus. ``floors``: per
+    list, the score of the documents outside it when known (see :func:`min_max`); pass
+    ``(None, 0.0)`` when the BM25 list holds every document with a positive score (it was
+    shorter than the number of candidates asked for).
     """
     if not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    return weighted_sum([dense, sparse], [alpha, 1.0 - alpha])
+    return weighted_sum([dense, sparse], [alpha, 1.0 - alpha], floors=floors)
 
 
-def weighted_sum(lists: Sequence[Candidates], weights: Sequence[float]) -> list[FusedHit]:
-    """``sum_i weights[i] * min_max(list_i)``; an id missing from a list gets 0 from it."""
+def weighted_sum(lists: Sequence[Candidates], weights: Sequence[float], *,
+                 floors: Sequence[float | None] | None = None) -> list[FusedHit]:
+    """``sum_i weights[i] * min_max(list_i, floors[i])``; a missing id gets 0 from that list."""
     ranked = [_ranked(c, i) for i, c in enumerate(lists)]
     w = _check_weights(weights, len(ranked))
-    normalized = [dict(zip((d for d, _ in r), min_max([s for _, s in r]))) for r in ranked]
+    floors = list(floors) if floors is not None else [None] * len(ranked)
+    if len(floors) != len(ranked):
+        raise ValueError(f"got {len(floors)} floors for {len(ranked)} candidate lists")
+    normalized = [dict(zip((d for d, _ in r), min_max([s for _, s in r], floor)))
+                  for r, floor in zip(ranked, floors)]
     table = _table(ranked)
     fused = {doc: float(sum(w[i] * normalized[i].get(doc, 0.0) for i in range(len(ranked))))
              for doc in table}
@@ -118,6 +136,12 @@ class AutoAlpha:
     dense_alpha: float = 0.8
     lexical_alpha: float = 0.3
     word_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("dense_alpha", "lexical_alpha", "word_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"AutoAlpha.{name} must be a number in [0, 1], got {value!r}")
 
     def signal(self, tokens: Sequence[str], idf: np.ndarray, n_docs: int) -> float:
         """The query's lexical signal in [0, 1] (see the class docstring)."""
@@ -161,10 +185,10 @@ def _ranked(candidates: Candidates, which: int) -> list[tuple[Hashable, float]]:
     for item in pairs:
         try:
             doc, score = item
+            score = float(score)
         except (TypeError, ValueError):
-            raise TypeError(f"candidate list {which}: expected (id, score) pairs, "
-                            f"got {item!r:.80}") from None
-        score = float(score)
+            raise TypeError(f"candidate list {which}: expected (id, score) pairs with a "
+                            f"numeric score, got {item!r:.80}") from None
         if not math.isfinite(score):
             raise ValueError(f"candidate list {which}: score of {doc!r} is {score}")
         if doc not in best or score > best[doc]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,10 @@ FUSIONS = ("auto", "rrf", "weighted", "dense", "bm25")
 DEFAULT_FUSION = "auto"
 _FORMAT = 1
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
+
+#: ``{key: value}`` equality on every key, or a predicate over a document's metadata (what an
+#: adapter builds from its framework's richer filters: ranges, "in", OR conditions...).
+MetadataFilter = Mapping[str, Any] | Callable[[Mapping[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -174,13 +178,14 @@ class HybridIndex:
         self._docs.remove(doomed)
 
     # ------------------------------------------------------------------ search
-    def search(self, query: str, k: int = 10, *, filter: Mapping[str, Any] | None = None,
+    def search(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
                dense_candidates: Sequence[tuple[str, float]] | None = None,
                fusion: str | None = None) -> list[SearchHit]:
         """The best ``k`` documents for ``query`` (fewer when the corpus or filter has fewer).
 
         Args:
-            filter: metadata equality on every key, applied before taking the top k.
+            filter: metadata equality on every key, or a predicate over a document's
+                metadata; applied before taking the top k.
             dense_candidates: ``(id, similarity)`` pairs from an external vector store,
                 used instead of this index's own matrix.
             fusion: override the index's fusion for this query.
@@ -191,7 +196,7 @@ class HybridIndex:
             query_vector = self.embedder.embed_query(query)
         return self._search(query, query_vector, k, filter, dense_candidates, fusion)
 
-    async def asearch(self, query: str, k: int = 10, *, filter: Mapping[str, Any] | None = None,
+    async def asearch(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
                       dense_candidates: Sequence[tuple[str, float]] | None = None,
                       fusion: str | None = None) -> list[SearchHit]:
         """`search` without blocking the event loop."""
@@ -203,7 +208,7 @@ class HybridIndex:
                                        dense_candidates, fusion)
 
     def _search(self, query: str, query_vector: np.ndarray | None, k: int,
-                filter: Mapping[str, Any] | None,
+                filter: MetadataFilter | None,
                 dense_candidates: Sequence[tuple[str, float]] | None,
                 fusion: str | None) -> list[SearchHit]:
         _check_k(k)
@@ -219,7 +224,7 @@ class HybridIndex:
             dense_scores, dense_candidates, allowed, depth)
         bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
-        fused = self._fuse(mode, dense, sparse, tokens)
+        fused = self._fuse(mode, dense, sparse, tokens, complete_bm25=len(sparse) < depth)
         return [self._hit(item, dense_scores, bm25_scores, dense_candidates)
                 for item in fused[:k]]
 
@@ -251,7 +256,8 @@ class HybridIndex:
                 pairs.append((position, float(score)))
         return pairs
 
-    def _fuse(self, mode: str, dense: list, sparse: list, tokens: list[str]) -> list[FusedHit]:
+    def _fuse(self, mode: str, dense: list, sparse: list, tokens: list[str], *,
+              complete_bm25: bool) -> list[FusedHit]:
         if mode == "dense":
             return _single(dense, which=0)
         if mode == "bm25":
@@ -259,7 +265,9 @@ class HybridIndex:
         if mode == "rrf":
             return rrf([dense, sparse], weights=[self.alpha, 1 - self.alpha], k=self.rrf_k)
         alpha = self.alpha if mode == "weighted" else self._auto_alpha(tokens)
-        return weighted(dense, sparse, alpha)
+        # A BM25 list shorter than asked holds every matching document: the true floor of the
+        # rest is 0, so its last match keeps some credit instead of normalizing to 0.
+        return weighted(dense, sparse, alpha, floors=(None, 0.0 if complete_bm25 else None))
 
     def _auto_alpha(self, tokens: list[str]) -> float:
         return self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
@@ -277,9 +285,11 @@ class HybridIndex:
             dense_score=None if external is not None and ranks[0] is None else dense_score,
             bm25_score=bm25_score, dense_rank=ranks[0], bm25_rank=ranks[1])
 
-    def _allowed(self, filter: Mapping[str, Any] | None) -> np.ndarray | None:
+    def _allowed(self, filter: MetadataFilter | None) -> np.ndarray | None:
         if not filter:
             return None
+        if callable(filter):
+            return np.array([bool(filter(meta)) for meta in self._docs.metadatas], dtype=bool)
         return np.array([all(key in meta and meta[key] == value for key, value in filter.items())
                          for meta in self._docs.metadatas], dtype=bool)
 

@@ -22,6 +22,7 @@ Terms match case-sensitively by default, like ``embedkit.Glossary`` (so the glos
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -105,16 +106,36 @@ class Tokenizer:
             self._regex = re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"Tokenizer pattern {pattern!r} is not a valid regex: {exc}") from exc
-        self.pattern = pattern
-        self.stopwords: tuple[str, ...] = _resolve_stopwords(stopwords)
-        self._stopword_set = frozenset(self.stopwords)
-        self.stemmer_language = stemmer_language
+        self._pattern = pattern
+        self._stopwords = _resolve_stopwords(stopwords)
+        self._stopword_set = frozenset(self._stopwords)
+        self._stemmer_language = stemmer_language
         self._stem = _make_stemmer(stemmer_language)
-        terms, ignore_case = _glossary_terms(glossary, glossary_ignore_case)
-        self.glossary_terms: dict[str, str] = terms
-        self.glossary_ignore_case = ignore_case
+        self._stem_lock = threading.Lock()
+        self._glossary_terms, self._ignore_case = _glossary_terms(glossary, glossary_ignore_case)
         self._unit_cache: dict[str, _Unit] = {}
         self._by_term, self._by_expansion = self._compile_glossary()
+
+    # Settings are read-only: tokens already in an index depend on them.
+    @property
+    def pattern(self) -> str:
+        return self._pattern
+
+    @property
+    def stopwords(self) -> tuple[str, ...]:
+        return self._stopwords
+
+    @property
+    def stemmer_language(self) -> str | None:
+        return self._stemmer_language
+
+    @property
+    def glossary_terms(self) -> dict[str, str]:
+        return dict(self._glossary_terms)
+
+    @property
+    def glossary_ignore_case(self) -> bool:
+        return self._ignore_case
 
     # ---- public API -------------------------------------------------------------------------
     def __call__(self, text: str) -> list[str]:
@@ -183,9 +204,9 @@ class Tokenizer:
     def _units(self, text: str) -> list[_Unit]:
         # One dict lookup per word: the analysis of a surface form is cached.
         cache = self._unit_cache
-        units = [cache.get(surface) for surface in self._surfaces(text)]
+        surfaces = self._surfaces(text)
+        units = [cache.get(surface) for surface in surfaces]
         if None in units:
-            surfaces = self._surfaces(text)
             units = [u if u is not None else self._cache_unit(surfaces[i])
                      for i, u in enumerate(units)]
         return units
@@ -215,17 +236,18 @@ class Tokenizer:
     def _stem_word(self, folded: str) -> str:
         if not folded or self._stem is None or _DIGIT.search(folded):
             return folded
-        return self._stem(folded)
+        with self._stem_lock:  # PyStemmer objects are not thread-safe; misses only, cheap
+            return self._stem(folded)
 
     # ---- glossary ---------------------------------------------------------------------------
     def _fold_term(self, surface: str) -> str:
-        return unicodedata.normalize("NFKC", surface).casefold() if self.glossary_ignore_case \
+        return unicodedata.normalize("NFKC", surface).casefold() if self._ignore_case \
             else surface
 
     def _compile_glossary(self) -> tuple[dict[str, list[_Entry]], dict[tuple, list[_Entry]]]:
         by_term: dict[str, list[_Entry]] = {}
         by_expansion: dict[tuple, list[_Entry]] = {}
-        for term, expansion in self.glossary_terms.items():
+        for term, expansion in self._glossary_terms.items():
             term_units = [self._unit(s, keep_stopwords=True) for s in self._surfaces(term)]
             exp_units = self._units(expansion)
             if not term_units:
@@ -278,13 +300,15 @@ class Tokenizer:
         return i, ()
 
     def _term_after(self, units: list[_Unit], end: int, entry: _Entry) -> tuple[int, tuple]:
-        """An expansion followed by a term that shares it ("service level agreement (SLA)")."""
+        """An expansion followed by a term that shares it: "service level agreement (SLA)",
+        and that written once more by Glossary.expand: "... (SLA (service level agreement))"."""
         if end < len(units):
             for other in self._by_term.get(self._fold_term(units[end].surface), ()):
                 if other.expansion_words == entry.expansion_words:
                     after = self._match_term(units, end, other)
                     if after is not None:
-                        return after, other.tokens
+                        again = self._match_expansion(units, after, other)
+                        return (again if again is not None else after), other.tokens
         return end, entry.tokens
 
     def _match_term(self, units: list[_Unit], i: int, entry: _Entry) -> int | None:

@@ -138,3 +138,8 @@ def test_repr_and_describe_name_the_model(embedder):
     info = embedder.describe()
     assert info["dimension"] == 384 and info["fingerprint"] == embedder.fingerprint
     assert embedder.spec.max_tokens == 256 and embedder.spec.mteb_score == 56.26
+
+
+def test_api_options_on_a_local_model_are_named():
+    with pytest.raises(TypeError, match="api_key, base_url only apply to API models"):
+        Embedder(cache=False, api_key="sk-not-shown", base_url="http://x")

@@ -83,6 +83,17 @@ def test_filter_applies_before_top_k(index):
     assert index.search("NMB-4031", k=3, filter={"kind": "nope"}) == []
 
 
+def test_filter_can_be_a_predicate_over_metadata(index):
+    def error_or_hardware(meta):
+        return meta.get("kind") in {"error", "hardware"}
+
+    hits = index.search("NMB-4031", k=6, filter=error_or_hardware)
+
+    assert hits and {h.metadata["kind"] for h in hits} <= {"error", "hardware"}
+    assert ids(hits)[0] == "err-4031"
+    assert index.search("NMB-4031", k=3, filter=lambda meta: False) == []
+
+
 def test_delete_removes_from_both_sides_and_unknown_ids_change_nothing(index):
     index.delete(["err-4031"])
     assert "err-4031" not in ids(index.search("NMB-4031", k=10))

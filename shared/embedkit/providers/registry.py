@@ -15,6 +15,8 @@ PROVIDER_CLASSES: dict[str, tuple[str, str]] = {
     "cohere": ("embedkit.providers.cohere", "CohereProvider"),
 }
 
+LOCAL_OPTIONS = frozenset({"trust_remote_code"})
+
 
 def create_provider(ref: ModelRef, *, dimensions: int | None, device: str | None,
                     options: dict[str, Any]) -> Provider:
@@ -28,5 +30,9 @@ def create_provider(ref: ModelRef, *, dimensions: int | None, device: str | None
         raise ImportError(f"embedkit has no {ref.provider!r} backend in this version") from exc
     cls = getattr(module, class_name)
     if ref.provider == "local":
+        remote_only = sorted(set(options) - LOCAL_OPTIONS)
+        if remote_only:
+            raise TypeError(f"{', '.join(remote_only)} only apply to API models "
+                            f"('openai:...', 'cohere:...'); {ref} is a local model")
         return cls(ref.model, device=device, **options)
     return cls(ref.model, dimensions=dimensions, **options)
