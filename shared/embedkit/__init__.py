@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .budget import Budget
 from .cache import DiskVectorCache, VectorCache
+from .cache_redis import RedisVectorCache
 from .catalog import CATALOG, ModelSpec, find_spec, get_spec, list_models
 from .embedder import Embedder
 from .cost import CostTracker, estimate_cost
@@ -42,6 +43,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelSpec",
     "ProviderError",
+    "RedisVectorCache",
     "Recommendation",
     "RetryPolicy",
     "SearchHit",
