@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .budget import Budget
 from .cache import DiskVectorCache, VectorCache
+from .cache_redis import RedisVectorCache
 from .catalog import CATALOG, ModelSpec, find_spec, get_spec, list_models
 from .embedder import Embedder
 from .cost import CostTracker, estimate_cost
@@ -44,6 +45,7 @@ __all__ = [
     "ModelSpec",
     "MonitorAlert",
     "ProviderError",
+    "RedisVectorCache",
     "Recommendation",
     "RetryPolicy",
     "SearchHit",

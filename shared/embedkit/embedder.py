@@ -63,7 +63,8 @@ class Embedder:
         normalize: L2-normalize vectors, so the inner product is the cosine.
         glossary: a `Glossary`, a ``{term: expansion}`` mapping or a JSON/CSV file path.
         cache_dir: where the disk cache lives (default ``~/.cache/embedkit``).
-        cache: True for the disk cache, False for none, or any `VectorCache` object.
+        cache: True for the disk cache, False for none, a ``redis://host:6379/0`` URL for a
+            Redis cache shared between processes and machines, or any `VectorCache` object.
         batch_size: texts per model call (default 32 locally, the provider's choice for APIs).
         query_prefix: overrides the catalog's and the model's saved query prefix.
         document_prefix: overrides the catalog's and the model's saved document prefix.
@@ -91,7 +92,7 @@ class Embedder:
         normalize: bool = True,
         glossary: Glossary | Mapping[str, str] | str | Path | None = None,
         cache_dir: str | Path | None = None,
-        cache: bool | VectorCache = True,
+        cache: bool | str | VectorCache = True,
         batch_size: int | None = None,
         query_prefix: str | None = None,
         document_prefix: str | None = None,
@@ -227,7 +228,8 @@ class Embedder:
         return self.prefixes[role] + expanded
 
     def __repr__(self) -> str:
-        cache = getattr(self.cache, "directory", None) if self.cache else None
+        cache = (getattr(self.cache, "directory", None) or getattr(self.cache, "url", None)
+                 if self.cache else None)
         return (f"Embedder(model={self.model_name!r}, dimension={self.dimension}, "
                 f"cache={str(cache) if cache else bool(self.cache)!r}, "
                 f"fingerprint={self.fingerprint!r})")
@@ -454,11 +456,16 @@ def _default_batch_size(provider: Provider) -> int:
     return DEFAULT_LOCAL_BATCH_SIZE
 
 
-def _open_cache(cache: bool | VectorCache, cache_dir: str | Path | None) -> VectorCache | None:
+def _open_cache(cache: bool | str | VectorCache,
+                cache_dir: str | Path | None) -> VectorCache | None:
     if cache is False:
         return None
     if cache is True:
         return DiskVectorCache(cache_dir)
+    if isinstance(cache, str):
+        from .cache_redis import RedisVectorCache
+
+        return RedisVectorCache.from_url(cache)
     return cache
 
 
