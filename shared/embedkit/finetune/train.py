@@ -150,6 +150,7 @@ def finetune(
                        save_steps=save_steps if save_checkpoints else None,
                        save_total_limit=save_total_limit, seed=seed, show_progress=show_progress)
     outcome = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    _remove_if_empty(output / CHECKPOINT_DIR)  # the trainer creates it even when not saving
     save_model(model, output, base.prefixes)
 
     after = {}
@@ -230,6 +231,11 @@ def _fresh_model(base: Embedder, device: str | None) -> Any:
     spec = getattr(provider, "spec", None)
     return st.SentenceTransformer(source, device=device,
                                   trust_remote_code=bool(spec and spec.trust_remote_code))
+
+
+def _remove_if_empty(folder: Path) -> None:
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _forget_loaded(folder: Path) -> None:
