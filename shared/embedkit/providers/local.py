@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 import threading
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,9 @@ class LocalProvider(ThreadedAsyncMixin):
         }
 
     def identity(self) -> dict[str, object]:
-        return {"provider": "local", "model": self.model, "weights": self._weights_digest,
+        # A folder is identified by its weights, not its path: moving it keeps the cache valid.
+        name = None if _looks_like_path(self.model) and self._weights_digest else self.model
+        return {"provider": "local", "model": name, "weights": self._weights_digest,
                 "max_seq_length": self.max_tokens, "dimension": self.dimension}
 
     def count_tokens(self, texts: list[str]) -> list[int]:
@@ -125,8 +129,9 @@ def _load_uncached(model: str, device: str | None,
     for path in _candidate_paths(model):
         tried.append(f"folder {path}")
         if (path / "modules.json").is_file() or (path / "config.json").is_file():
-            return path, st.SentenceTransformer(str(path), device=device,
-                                                trust_remote_code=trust_remote_code)
+            with _quiet_loading():
+                return path, st.SentenceTransformer(str(path), device=device,
+                                                    trust_remote_code=trust_remote_code)
     tried.append(f"Hugging Face cache for {model!r} (offline)")
     try:
         loaded = st.SentenceTransformer(model, device=device, local_files_only=True,
@@ -157,6 +162,23 @@ def _candidate_paths(model: str) -> list[Path]:
         return [bundled] if bundled else []
     path = Path(model).expanduser()
     return [path] if path.exists() else []
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide transformers' per-load weight progress bar; restore the user's setting after."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _looks_like_path(model: str) -> bool:

@@ -1,0 +1,31 @@
+"""Assemble the typer application from the command modules."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# Modules exposing register(app). Optional ones (needing extras) are skipped when they fail to
+# import, so `embedkit --help` always works.
+COMMAND_MODULES = ("embed", "models", "cache", "demo", "bench", "cost", "recommend",
+                   "finetune", "bulk")
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="embedkit",
+        help="Embeddings for RAG done right once: embed, cache, compare, search.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,  # locals could hold API keys
+    )
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__package__}.{name}":
+                continue  # command not part of this build
+            raise
+        module.register(app)
+    return app

@@ -1,0 +1,42 @@
+"""Evaluate retrieval: IR metrics (trec_eval semantics) and test-set loaders.
+
+```python
+from embedkit.evaluate import evaluate_run, load_beir
+data = load_beir("../shared/data/msmarco-5k")
+# run: {qid: [doc_id, ...]} best first, or {qid: {doc_id: score}}
+result = evaluate_run(run, data.qrels)
+result.mean["ndcg@10"]; result.per_query; result.skipped
+```
+"""
+
+from .datasets import (
+    RetrievalDataset,
+    from_simple_list,
+    load_beir,
+    load_qrels,
+    load_simple_json,
+    text_id,
+)
+from .metrics import (
+    DEFAULT_METRICS,
+    EvalResult,
+    MetricSpec,
+    evaluate_run,
+    parse_metric,
+    rank_documents,
+)
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "EvalResult",
+    "MetricSpec",
+    "RetrievalDataset",
+    "evaluate_run",
+    "from_simple_list",
+    "load_beir",
+    "load_qrels",
+    "load_simple_json",
+    "parse_metric",
+    "rank_documents",
+    "text_id",
+]
