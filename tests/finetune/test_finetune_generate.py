@@ -61,6 +61,12 @@ def test_numbering_and_bullets_are_stripped_headers_and_blanks_dropped():
         "Can I reset it twice?"]
 
 
+def test_question_text_that_looks_like_a_marker_is_kept():
+    reply = "1.5 million people live where?\nQ-learning or SARSA?\nQuestion: Why?\nQ2. How?"
+    assert parse_questions(reply) == ["1.5 million people live where?", "Q-learning or SARSA?",
+                                      "Why?", "How?"]
+
+
 def test_duplicates_after_normalization_are_dropped_within_and_across_documents():
     llm = ScriptedLLM([
         "1. How do I reset my password?\n2. how do I reset my password\n3. Where is Security?",

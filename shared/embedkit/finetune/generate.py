@@ -32,8 +32,11 @@ DEFAULT_MAX_DOCUMENT_CHARS = 2000   # the guide sends the first 2,000 characters
 DEFAULT_MAX_QUESTION_CHARS = 300
 
 # "1.", "2)", "(3)", "Q4:", "Question 5 -", "-", "*", "•" at the start of a line.
+# A number must not run on into digits ("1.5 million ...") and "Q" needs a number or a colon,
+# so "Q-learning vs SARSA?" keeps its first word.
 _LIST_MARKER = re.compile(
-    r"^\s*(?:(?:[-*•‣◦·]|\d+[.):\]]|\(\d+\)|q(?:uestion)?\s*\d*\s*[:.)-])\s*)+", re.IGNORECASE)
+    r"^\s*(?:(?:[-*•‣◦·]|\d+[.):\]](?!\d)|\(\d+\)|q(?:uestion)?\s*(?:\d+\s*[:.)-]|:))\s*)+",
+    re.IGNORECASE)
 _WRAPPING = "\"'`*_ \t“”‘’"
 
 
