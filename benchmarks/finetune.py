@@ -93,10 +93,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="embedkit cache for the base model's vectors (default: the usual)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="BEIR folder (default ../shared/data/msmarco-5k)")
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args()
 
-    data = load_beir(msmarco_dir())
+    data = load_beir(args.data or msmarco_dir())
     held_out = RetrievalDataset(data.corpus, {q: data.queries[q] for q in data.judged_queries},
                                 data.qrels)
     pairs = ict_pairs(data.corpus, args.steps * args.batch_size, args.seed)
