@@ -14,11 +14,14 @@ from .catalog import CATALOG, ModelSpec, find_spec, get_spec, list_models
 from .embedder import Embedder
 from .errors import EmbedKitError, FingerprintMismatchError, ModelNotFoundError, ProviderError
 from .glossary import Glossary
+from .index import HybridIndex, SearchHit
+from .retry import APIError, RetryPolicy
 from .stats import EmbedStats
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIError",
     "CATALOG",
     "DiskVectorCache",
     "EmbedKitError",
@@ -26,9 +29,12 @@ __all__ = [
     "Embedder",
     "FingerprintMismatchError",
     "Glossary",
+    "HybridIndex",
     "ModelNotFoundError",
     "ModelSpec",
     "ProviderError",
+    "RetryPolicy",
+    "SearchHit",
     "VectorCache",
     "find_spec",
     "get_spec",

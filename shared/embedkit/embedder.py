@@ -289,9 +289,10 @@ class Embedder:
         if vectors.ndim != 2 or vectors.shape[0] != expected:
             raise ProviderError(f"{self.model_name} returned {vectors.shape[0] if vectors.ndim else 0}"
                                 f" vectors for {expected} texts; nothing from this batch was cached")
-        if vectors.shape[1] < self.dimension:
+        if vectors.shape[1] != self.provider.dimension:
             raise ProviderError(f"{self.model_name} returned vectors of dimension "
-                                f"{vectors.shape[1]}, expected {self.dimension}")
+                                f"{vectors.shape[1]}, expected {self.provider.dimension}; "
+                                "nothing from this batch was cached")
         vectors = vectors[:, : self.dimension]
         if not np.isfinite(vectors).all():
             raise ProviderError(f"{self.model_name} returned NaN or infinite values; "

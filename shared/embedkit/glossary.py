@@ -90,7 +90,10 @@ class Glossary:
             for term, expansion in sorted(self.terms.items(), key=lambda kv: -len(kv[0]))
         ]
         flags = re.IGNORECASE if self.ignore_case else 0
-        return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", flags)
+        # Word boundaries that also treat a hyphen joined to a word as part of it, so "PSU"
+        # is expanded in "a PSU fault" but not inside the part number "PSU-750R" or "SD-WAN".
+        return re.compile(r"(?<!\w)(?<!\w-)(?:" + "|".join(alternatives) + r")(?!\w|-\w)",
+                          flags)
 
     def _replace(self, match: re.Match[str]) -> str:
         found = match.group(0)

@@ -35,6 +35,8 @@ def glossary() -> Glossary:
         ("U.S.A stays", "U.S.A stays"),
         ("Run k8s, (beta)!", "Run k8s (Kubernetes), (beta) (preview release)!"),
         ("sla is lower case", "sla is lower case"),
+        ("part SLA-750R and X-SLA stay", "part SLA-750R and X-SLA stay"),
+        ("SLA - details", "SLA (service level agreement) - details"),
         ("SLA,SLA;SLA", "SLA (service level agreement),SLA (service level agreement);"
                         "SLA (service level agreement)"),
     ],

@@ -1,0 +1,1 @@
+"""Bundled sample knowledge base for ``embedkit demo`` (data files only; see README.md)."""
