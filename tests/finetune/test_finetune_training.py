@@ -192,6 +192,11 @@ def test_bad_arguments_are_named(kwargs, message, tmp_path):
         finetune(None, PAIRS, tmp_path / "m", show_progress=False, **kwargs)
 
 
+def test_api_models_cannot_be_trained(tmp_path):
+    with pytest.raises(ValueError, match="cannot fine-tune openai:text-embedding-3-small"):
+        finetune("openai:text-embedding-3-small", PAIRS, tmp_path / "m", show_progress=False)
+
+
 def test_contrastive_without_negatives_says_how_to_get_them(tmp_path):
     pairs = [TrainingPair(q, d) for q, d in TOPICS]
     with pytest.raises(ValueError, match="mine_hard_negatives"):

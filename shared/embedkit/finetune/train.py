@@ -20,6 +20,7 @@ from .._optional import require
 from ..embedder import Embedder
 from ..evaluate import EvalResult
 from ..providers import local as local_provider
+from ..providers.resolve import parse_model_string
 from .evaluation import EVAL_METRICS, EvalSource, evaluate_embedder, load_eval_set
 from .objectives import LOSSES, Objective, build_objective
 from .pairs import TrainingPair, as_pairs, read_pairs
@@ -216,11 +217,11 @@ def _warmup(ratio: float) -> dict[str, float]:
 
 def _base_embedder(base_model: str | None, device: str | None, cache_dir: str | Path | None,
                    show_progress: bool) -> Embedder:
-    base = Embedder(base_model, device=device, cache_dir=cache_dir, show_progress=show_progress)
-    if base.provider.name != "local":
-        raise ValueError(f"cannot fine-tune {base.model_name}: only local sentence-transformers "
-                         "models can be trained (an API model's weights are not available)")
-    return base
+    ref = parse_model_string(base_model)
+    if ref.provider != "local":
+        raise ValueError(f"cannot fine-tune {ref}: only local sentence-transformers models can "
+                         "be trained (an API model's weights are not available)")
+    return Embedder(base_model, device=device, cache_dir=cache_dir, show_progress=show_progress)
 
 
 def _fresh_model(base: Embedder, device: str | None) -> Any:
