@@ -38,11 +38,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from _data import msmarco_dir  # noqa: E402
 
 from embedkit import Embedder  # noqa: E402
-from embedkit.evaluate import RetrievalDataset, load_beir  # noqa: E402
+import numpy as np  # noqa: E402
+
+from embedkit.evaluate import EvalResult, RetrievalDataset, load_beir  # noqa: E402
 from embedkit.finetune import TrainingPair, finetune  # noqa: E402
 from embedkit.finetune.evaluation import evaluate_embedder  # noqa: E402
 
 DIMS = (384, 256, 128, 64)
+METRIC = "ndcg@10"
+BOOTSTRAP = 2000
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 _STOPWORDS = frozenset("""a an and are as at be been being but by for from had has have he her
@@ -77,12 +81,28 @@ def keyword_query(sentence: str, max_words: int = 12) -> str:
     return " ".join(words[:max_words]).lower()
 
 
-def table(rows: dict[str, dict[int, float]], metric: str) -> str:
-    header = "| dimensions | " + " | ".join(rows) + " |"
-    lines = [header, "| --- |" + " --- |" * len(rows)]
+def paired_change(after: EvalResult, before: EvalResult, seed: int) -> dict[str, float]:
+    """Mean per-query change in nDCG@10 with a 95% paired-bootstrap interval (43 queries are
+    few: a change inside the interval's span is noise)."""
+    queries = sorted(before.per_query)
+    diffs = np.array([after.per_query[q][METRIC] - before.per_query[q][METRIC] for q in queries])
+    resamples = np.random.default_rng(seed).integers(0, len(diffs), (BOOTSTRAP, len(diffs)))
+    low, high = np.percentile(diffs[resamples].mean(axis=1), [2.5, 97.5])
+    return {"mean": float(diffs.mean()), "ci_low": float(low), "ci_high": float(high)}
+
+
+def table(results: dict[str, dict[int, EvalResult]], seed: int) -> str:
+    names = list(results)
+    lines = ["| dimensions | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
     for dim in DIMS:
-        lines.append(f"| {dim} | " + " | ".join(f"{rows[name][dim]:.4f}" for name in rows) + " |")
-    return f"{metric} on held-out queries\n" + "\n".join(lines)
+        cells = [f"{results[names[0]][dim].mean[METRIC]:.4f}"]
+        for name in names[1:]:
+            change = paired_change(results[name][dim], results[names[0]][dim], seed)
+            cells.append(f"{results[name][dim].mean[METRIC]:.4f} ({change['mean']:+.4f}, 95% CI "
+                         f"{change['ci_low']:+.3f}..{change['ci_high']:+.3f})")
+        lines.append(f"| {dim} | " + " | ".join(cells) + " |")
+    return f"{METRIC} on held-out queries (change vs untrained at the same size)\n" + \
+        "\n".join(lines)
 
 
 def main() -> None:
@@ -108,7 +128,7 @@ def main() -> None:
     started = time.perf_counter()
     base = evaluate_embedder(Embedder(cache_dir=args.cache_dir, show_progress=True), held_out,
                              dimensions=DIMS)
-    ndcg = {"untrained": {d: r.mean["ndcg@10"] for d, r in base.items()}}
+    results = {"untrained": base}
     timings = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, loss in (("MNRL", "mnrl"), ("Matryoshka-MNRL", "matryoshka")):
@@ -122,11 +142,17 @@ def main() -> None:
                              "train_loss": round(result.train_loss, 4), "steps": result.steps}
             trained = evaluate_embedder(Embedder(result.model_string, cache=False,
                                                  show_progress=True), held_out, dimensions=DIMS)
-            ndcg[name] = {d: r.mean["ndcg@10"] for d, r in trained.items()}
-    print(table(ndcg, "nDCG@10"))
+            results[name] = trained
+    print(table(results, args.seed))
+    for dim in DIMS:
+        change = paired_change(results["Matryoshka-MNRL"][dim], results["MNRL"][dim], args.seed)
+        print(f"Matryoshka-MNRL vs MNRL at {dim}: {change['mean']:+.4f} "
+              f"(95% CI {change['ci_low']:+.3f}..{change['ci_high']:+.3f})")
     print(json.dumps(timings), f"total {time.perf_counter() - started:.0f} s")
     if args.output:
-        args.output.write_text(json.dumps({"ndcg@10": ndcg, "runs": timings,
+        figures = {name: {dim: r.mean for dim, r in by_dim.items()}
+                   for name, by_dim in results.items()}
+        args.output.write_text(json.dumps({"mean": figures, "runs": timings,
                                            "args": {k: str(v) for k, v in vars(args).items()}},
                                           indent=2) + "\n")
 
