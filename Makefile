@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/embedkit demo
 
 test: $(STAMP) redis-server
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # The Redis cache tests start their own redis-server (Debian's package); without it they skip.

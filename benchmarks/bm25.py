@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from beir import load_beir  # noqa: E402
 
-from embedkit.bm25 import BM25Index  # noqa: E402
-from embedkit.tokenizer import Tokenizer  # noqa: E402
+from embedkit.retrieval.bm25 import BM25Index  # noqa: E402
+from embedkit.retrieval.tokenizer import Tokenizer  # noqa: E402
 
 
 def replicate(docs: list[list[str]], size: int) -> list[list[str]]:

@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beir import BeirSet, load_beir, mean_ndcg  # noqa: E402
 from dense import cached_vectors, load_encoder  # noqa: E402
 
-from embedkit.bm25 import BM25Index  # noqa: E402
-from embedkit.fusion import AutoAlpha, rrf, weighted  # noqa: E402
-from embedkit.tokenizer import Tokenizer  # noqa: E402
+from embedkit.retrieval.bm25 import BM25Index  # noqa: E402
+from embedkit.retrieval.fusion import AutoAlpha, rrf, weighted  # noqa: E402
+from embedkit.retrieval.tokenizer import Tokenizer  # noqa: E402
 
 KEYWORD_SETS = Path(__file__).resolve().parent / "keyword_sets"
 

@@ -30,7 +30,7 @@ from embedkit import Embedder, HybridIndex  # noqa: E402
 from embedkit.evaluate import (  # noqa: E402
     RetrievalDataset, evaluate_run, load_beir, load_qrels,
 )
-from embedkit.two_stage import DEFAULT_MARGIN, TwoStageRetriever, stage1_margin  # noqa: E402
+from embedkit.retrieval.two_stage import DEFAULT_MARGIN, TwoStageRetriever, stage1_margin  # noqa: E402
 from tests.fakeapi import FakeEmbeddingServer  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "msmarco-5k"

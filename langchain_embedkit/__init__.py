@@ -7,9 +7,9 @@ Example:
 
 from __future__ import annotations
 
-from embedkit._optional import require
+from embedkit.extras import require as _require
 
-require("langchain_core", extra="langchain")  # a clear pip command instead of a bare failure
+_require("langchain_core", extra="langchain")  # a clear pip command instead of a bare failure
 
 from .embeddings import EmbedKitEmbeddings  # noqa: E402
 from .retrievers import EmbedKitHybridRetriever  # noqa: E402

@@ -3,7 +3,7 @@ retriever.
 
 Translation only: `Document` objects become (id, text, metadata) rows of the engine index, and
 engine `SearchHit` objects become `Document` copies carrying their scores. Tokenizing, BM25,
-fusion, filtering and the optional premium re-ranking (`embedkit.two_stage`) are the engine's.
+fusion, filtering and the optional premium re-ranking (`embedkit.retrieval.two_stage`) are the engine's.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from embedkit import HybridIndex, SearchHit
-from embedkit.budget import Budget
-from embedkit.two_stage import DEFAULT_MARGIN, Policy, TwoStageHit, TwoStageRetriever
+from embedkit.cost.budget import Budget
+from embedkit.retrieval.two_stage import DEFAULT_MARGIN, Policy, TwoStageHit, TwoStageRetriever
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
     CallbackManagerForRetrieverRun,
@@ -102,7 +102,7 @@ class EmbedKitHybridRetriever(BaseRetriever):
     ``candidates``)."""
     premium: EmbedKitEmbeddings | None = None
     """A second, better (typically API) model that re-ranks the top ``premium_top_n`` results
-    of queries that escalate (`embedkit.two_stage.TwoStageRetriever`). It embeds the query and
+    of queries that escalate (`embedkit.retrieval.two_stage.TwoStageRetriever`). It embeds the query and
     those candidates' texts itself, so its vectors are only compared with its own; its cache
     makes each document cost at most once. None: hybrid search only. Not saved by `save`:
     pass it to `load` again."""
@@ -117,7 +117,7 @@ class EmbedKitHybridRetriever(BaseRetriever):
     budget: Budget | None = None
     """An `embedkit.Budget` for ``premium``'s API calls (shared by everything using that
     model). A re-ranking that would cross it is skipped: the hybrid ranking is returned and one
-    `embedkit.two_stage.BudgetWarning` says so."""
+    `embedkit.retrieval.two_stage.BudgetWarning` says so."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from embedkit import Embedder, Glossary
-from embedkit._optional import require
+from embedkit.extras import require
 
 require("llama_index.core", extra="llamaindex")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from embedkit import Budget, Embedder, HybridIndex, SearchHit
-from embedkit._optional import require
+from embedkit.extras import require
 from embedkit.atomic_dir import current_version, new_version
-from embedkit.two_stage import DEFAULT_MARGIN, Policy, TwoStageHit, TwoStageRetriever
+from embedkit.retrieval.two_stage import DEFAULT_MARGIN, Policy, TwoStageHit, TwoStageRetriever
 
 require("llama_index.core", extra="llamaindex")
 
@@ -147,7 +147,7 @@ class EmbedKitHybridRetriever(BaseRetriever):
                 sides before the top k is taken.
             premium: an `EmbedKitEmbedding` on a second, better (typically API) model that
                 re-ranks the top ``premium_top_n`` of queries that escalate
-                (`embedkit.two_stage.TwoStageRetriever`). It embeds the query and those
+                (`embedkit.retrieval.two_stage.TwoStageRetriever`). It embeds the query and those
                 candidates' texts itself (its vectors meet only its own), and its cache makes
                 each node cost at most once. None: hybrid search only. Not persisted: pass it
                 to `from_persist_dir` again.
@@ -158,7 +158,7 @@ class EmbedKitHybridRetriever(BaseRetriever):
             premium_margin: the ``"uncertain"`` threshold.
             budget: an `embedkit.Budget` for the premium model's API calls. A re-ranking that
                 would cross it is skipped: the hybrid ranking is returned and one
-                `embedkit.two_stage.BudgetWarning` says so.
+                `embedkit.retrieval.two_stage.BudgetWarning` says so.
             **index_options: passed to `HybridIndex`: ``candidates`` (results each side
                 contributes before fusion), ``rrf_k``, ``bm25``, ``tokenizer``...
         """

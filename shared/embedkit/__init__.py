@@ -7,29 +7,34 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from .budget import Budget
+from .cost.budget import Budget
 from .cache import DiskVectorCache, VectorCache
 from .cache_redis import RedisVectorCache
 from .catalog import CATALOG, ModelSpec, find_spec, get_spec, list_models
 from .embedder import Embedder
 from .cost import CostTracker, estimate_cost
 from .errors import (
-    BudgetExceeded, EmbedKitError, FingerprintMismatchError, ModelNotFoundError, ProviderError,
+    APIError, BudgetExceeded, EmbedKitError, FingerprintMismatchError, ModelNotFoundError,
+    ProviderError, UnknownModelError,
 )
 from .glossary import Glossary
-from .index import HybridIndex, SearchHit
-from .monitor import MonitorAlert, SimilarityMonitor
+from .retrieval.bm25 import BM25Index
+from .retrieval.index import HybridIndex, SearchHit
+from .retrieval.monitor import MonitorAlert, SimilarityMonitor
 from .recommend import Recommendation, recommend
-from .retry import APIError, RetryPolicy
+from .providers.retry import RetryPolicy
 from .stats import EmbedStats
-from .two_stage import TwoStageHit, TwoStageRetriever
+from .retrieval.tokenizer import Tokenizer
+from .retrieval.two_stage import TwoStageHit, TwoStageRetriever
+from . import _moved
+
+_moved.install()
 
 __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "BM25Index",
     "Budget",
     "BudgetExceeded",
     "CATALOG",
@@ -50,8 +55,10 @@ __all__ = [
     "RetryPolicy",
     "SearchHit",
     "SimilarityMonitor",
+    "Tokenizer",
     "TwoStageHit",
     "TwoStageRetriever",
+    "UnknownModelError",
     "VectorCache",
     "estimate_cost",
     "find_spec",

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from ._optional import require
+from .extras import require
 from .cache import decode_vector, encode_vector
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")

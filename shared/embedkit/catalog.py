@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .errors import UnknownModelError
+
 BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "
 E5_MISTRAL_QUERY_INSTRUCTION = (
     "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: "
@@ -162,14 +164,14 @@ def find_spec(name: str) -> ModelSpec | None:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """Like `find_spec` but raise a KeyError listing close names when unknown."""
+    """Like `find_spec` but raise `UnknownModelError` (a `KeyError`) naming close names."""
     spec = find_spec(name)
     if spec is None:
         import difflib
 
         close = difflib.get_close_matches(name.lower(), list(_BY_NAME), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"{name!r} is not in the embedkit catalog{hint}")
+        raise UnknownModelError(f"{name!r} is not in the embedkit catalog{hint}")
     return spec
 
 

@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._optional import require
+from .extras import require
 from .errors import FingerprintMismatchError
 from .glossary import as_glossary
 from .roles import ROLES, Role

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from ._asyncio import run_sync
-from .budget import NO_RESERVATION, Budget, Reservation
+from .cost.budget import NO_RESERVATION, Budget, Reservation
 from .cache import DiskVectorCache, VectorCache, keys_for
 from .catalog import ModelSpec, find_spec
-from .cost import CallEstimate, dollars_for
+from .cost.pricing import CallEstimate, dollars_for
 from .errors import ProviderError
 from .fingerprint import compute_fingerprint
 from .glossary import Glossary, as_glossary

@@ -1,4 +1,18 @@
-"""Exceptions raised by embedkit. Messages never contain API keys."""
+"""Exceptions raised by embedkit. Messages never contain API keys, cache keys or vector bytes.
+
+The tree (catch `EmbedKitError` for all of them)::
+
+    EmbedKitError
+    ├── ModelNotFoundError        a model could not be resolved or loaded
+    ├── UnknownModelError         not in the catalog; also a KeyError
+    ├── FingerprintMismatchError  vectors of two configurations were about to be mixed
+    ├── ProviderError             a backend failed or returned something unusable
+    │   └── APIError              an API request failed for good (status, retryable, attempts)
+    └── BudgetExceeded            a call was refused because it would cross the Budget
+
+Bad arguments raise the built-in `ValueError` / `TypeError` with a message naming the argument
+(and for texts, their positions).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +29,35 @@ class FingerprintMismatchError(EmbedKitError):
     """Vectors from one embedding configuration were about to be mixed with another's."""
 
 
+class UnknownModelError(EmbedKitError, KeyError):
+    """A model name is not in the catalog; the message lists close names.
+
+    Also a `KeyError`, so ``except KeyError`` around `embedkit.get_spec` keeps working.
+    """
+
+    def __str__(self) -> str:  # KeyError would repr() the message, quotes and all
+        return str(self.args[0]) if self.args else ""
+
+
 class ProviderError(EmbedKitError):
     """An embedding backend failed or returned something unusable."""
+
+
+class APIError(ProviderError):
+    """An API request failed for good. The message names the model and the cause, never a key.
+
+    Attributes:
+        status: the HTTP status, or None for timeouts, connection errors and bad responses.
+        retryable: whether the cause was one a retry could fix (retries ran out).
+        attempts: requests made for this batch, retries included.
+    """
+
+    def __init__(self, message: str, *, status: int | None, retryable: bool,
+                 attempts: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.attempts = attempts
 
 
 class BudgetExceeded(EmbedKitError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedkit.retry import RetryPolicy
+from embedkit.providers.retry import RetryPolicy
 from tests.fakeapi.fixtures import fake_api  # noqa: F401  (fixture used by name below)
 
 TEST_KEY = "sk-test-cost-key-0123456789"

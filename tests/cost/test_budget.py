@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from embedkit import Embedder
-from embedkit.budget import Budget
+from embedkit.cost.budget import Budget
 from embedkit.errors import BudgetExceeded
 
 
@@ -78,7 +78,7 @@ def test_threads_never_cross_the_cap():
 
 def test_billing_above_the_estimate_is_recorded_and_logged(caplog):
     budget = Budget(1)
-    with caplog.at_level(logging.WARNING, logger="embedkit.budget"):
+    with caplog.at_level(logging.WARNING, logger="embedkit.cost.budget"):
         budget.reserve(0.1).commit(0.2)
     assert budget.spent == pytest.approx(0.2)
     assert "above its estimate" in caplog.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedkit.budget import Budget
+from embedkit.cost.budget import Budget
 from embedkit.cost import dollars_for
 from embedkit.errors import BudgetExceeded, ProviderError
 from tests.fakeapi import cohere_token_count, openai_token_count

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from embedkit.budget import Budget
+from embedkit.cost.budget import Budget
 from embedkit.cli.app import build_app
 from embedkit.cost import dollars_for
-from embedkit.ledger import CostTracker, summarize
-from embedkit.two_stage import (
+from embedkit.cost.ledger import CostTracker, summarize
+from embedkit.retrieval.two_stage import (
     BudgetWarning, Stage2Warning, TwoStageRetriever, stage1_margin,
 )
 from tests.fakeapi import expected_vector, openai_token_count

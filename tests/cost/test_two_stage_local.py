@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from embedkit import Embedder
-from embedkit.fusion import rrf
-from embedkit.two_stage import TwoStageHit, TwoStageRetriever, stage1_margin
+from embedkit.retrieval.fusion import rrf
+from embedkit.retrieval.two_stage import TwoStageHit, TwoStageRetriever, stage1_margin
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def test_api_key_is_read_from_the_provider_env_var(provider, model, env):
 
 
 def test_api_key_never_shows_in_repr_dump_or_errors():
-    from embedkit.retry import RetryPolicy
+    from embedkit.providers.retry import RetryPolicy
 
     secret = "sk-do-not-print-31337"
     embeddings = EmbedKitEmbeddings(model="openai:text-embedding-3-small", api_key=secret,

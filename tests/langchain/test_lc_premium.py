@@ -14,7 +14,7 @@ import pytest
 from lc_corpus import KEYWORD_QUERY, PARAPHRASE_QUERY
 
 from embedkit import Budget
-from embedkit.two_stage import BudgetWarning
+from embedkit.retrieval.two_stage import BudgetWarning
 from tests.fakeapi import expected_vector
 
 SMALL = "text-embedding-3-small"

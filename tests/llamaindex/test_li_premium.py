@@ -15,7 +15,7 @@ from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 
 from embedkit import Budget
-from embedkit.two_stage import BudgetWarning
+from embedkit.retrieval.two_stage import BudgetWarning
 from tests.fakeapi import expected_vector
 
 SMALL = "text-embedding-3-small"

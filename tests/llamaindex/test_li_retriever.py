@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from embedkit import FingerprintMismatchError, HybridIndex
-from embedkit.tokenizer import Tokenizer
+from embedkit.retrieval.tokenizer import Tokenizer
 from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM

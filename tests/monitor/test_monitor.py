@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from embedkit import Embedder, HybridIndex, demo_data
-from embedkit.monitor import (
+from embedkit.retrieval.monitor import (
     SimilarityMonitor,
     ks_critical_value,
     ks_p_value,
@@ -135,7 +135,7 @@ def test_broken_vectors_are_flagged_and_kept_out_of_the_baseline(caplog):
     monitor = SimilarityMonitor(baseline_size=10, window_size=10, min_window=5)
     good = np.full(4, 0.5, dtype=np.float32)
     assert monitor.observe(good, [0.7, 0.5]) == []
-    with caplog.at_level(logging.WARNING, logger="embedkit.monitor"):
+    with caplog.at_level(logging.WARNING, logger="embedkit.retrieval.monitor"):
         nan = monitor.observe(np.array([0.5, np.nan, 0.5, 0.5]), [0.9])
         zero = monitor.observe(np.zeros(4), [0.0])
         wider = monitor.observe(np.full(8, 0.35), [0.6])

@@ -38,7 +38,7 @@ def test_importing_embedkit_loads_no_heavy_backend():
 
 
 def test_missing_extra_names_the_pip_command():
-    from embedkit._optional import require
+    from embedkit.extras import require
 
     try:
         require("embedkit_no_such_module", extra="bm25")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedkit.retry import APIError
+from embedkit.providers.retry import APIError
 from tests.fakeapi import cohere_token_count, expected_vector
 
 from .conftest import TEST_KEY

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from embedkit import Embedder
-from embedkit.retry import APIError, RetryPolicy
+from embedkit.providers.retry import APIError, RetryPolicy
 from tests.fakeapi import FakeEmbeddingServer
 
 SECRET = "sk-leakcheck-QQQQzzzzXYZW"

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from embedkit.retry import APIError
+from embedkit.providers.retry import APIError
 from tests.fakeapi import expected_vector, openai_token_count
 
 from .conftest import TEST_KEY
@@ -242,7 +242,7 @@ def test_wrong_key_message_hides_even_the_masked_key(openai_embedder):
 
 
 def test_retries_are_bounded_in_attempts(openai_embedder, fake_api):
-    from embedkit.retry import RetryPolicy
+    from embedkit.providers.retry import RetryPolicy
 
     fake_api.fail_on("doomed", status=500)
     emb = openai_embedder(dimensions=8, retry=RetryPolicy(max_attempts=3, base_delay=0.01))
@@ -252,7 +252,7 @@ def test_retries_are_bounded_in_attempts(openai_embedder, fake_api):
 
 
 def test_retries_are_bounded_in_total_wait(openai_embedder, fake_api):
-    from embedkit.retry import RetryPolicy
+    from embedkit.providers.retry import RetryPolicy
 
     fake_api.fail_next(10, status=429, retry_after=0.4)
     emb = openai_embedder(dimensions=8, retry=RetryPolicy(max_attempts=10, base_delay=0.01,

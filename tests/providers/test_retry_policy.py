@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from embedkit.retry import RetryPolicy
+from embedkit.providers.retry import RetryPolicy
 
 
 def test_backoff_doubles_and_is_capped_without_jitter():

@@ -42,7 +42,7 @@ def msmarco() -> dict[str, list[str]]:
 @pytest.fixture(scope="session")
 def msmarco_tokens(msmarco):
     """The msmarco-5k passages and queries through the default Tokenizer."""
-    from embedkit.tokenizer import Tokenizer
+    from embedkit.retrieval.tokenizer import Tokenizer
 
     tokenizer = Tokenizer()
     return {"docs": tokenizer.tokenize_many(msmarco["docs"]),

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from embedkit.bm25 import BM25Index, top_k_positive
-from embedkit.tokenizer import Tokenizer
+from embedkit.retrieval.bm25 import BM25Index, top_k_positive
+from embedkit.retrieval.tokenizer import Tokenizer
 
 K1, B = 1.5, 0.75
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from embedkit.bm25 import BM25Index
-from embedkit.fusion import AutoAlpha, auto_alpha, min_max, rrf, weighted
-from embedkit.tokenizer import Tokenizer
+from embedkit.retrieval.bm25 import BM25Index
+from embedkit.retrieval.fusion import AutoAlpha, auto_alpha, min_max, rrf, weighted
+from embedkit.retrieval.tokenizer import Tokenizer
 
 
 def ids(hits):
@@ -71,7 +71,7 @@ def test_weighted_bm25_floor_lifts_a_complete_lists_last_match():
     assert floored["b"] == pytest.approx(0.3 * 0.2 + 0.7 * 2 / 6)
     assert floored["a"] == plain["a"] == pytest.approx(0.3)
     with pytest.raises(ValueError, match="3 floors for 2 candidate lists"):
-        from embedkit.fusion import weighted_sum
+        from embedkit.retrieval.fusion import weighted_sum
         weighted_sum([dense, sparse], [0.5, 0.5], floors=[None, 0.0, 1.0])
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from embedkit import Glossary
-from embedkit.tokenizer import Tokenizer
+from embedkit.retrieval.tokenizer import Tokenizer
 
 GLOSSARY = {"SLA": "service level agreement", "IT": "information technology"}
 

@@ -31,7 +31,7 @@ def estimate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """The guide's cost table: dollars to embed N documents once, per model."""
-    from ..cost import GUIDE_SCENARIOS, cost_table
+    from ..cost.pricing import GUIDE_SCENARIOS, cost_table
 
     counts = docs or [n for n, _ in GUIDE_SCENARIOS]
     try:
@@ -71,7 +71,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """What two-stage (premium) retrieval spent and saved, from the cost ledger."""
-    from ..ledger import CostTracker, default_ledger_path, summarize
+    from ..cost.ledger import CostTracker, default_ledger_path, summarize
 
     path = ledger or default_ledger_path(cache_dir)
     if not path.is_file():

@@ -230,7 +230,7 @@ class CorpusCost:
 def corpus_costs(texts: list[str]) -> CorpusCost:
     """What embedding ``texts`` once costs with each API model of the catalog."""
     from ..catalog import list_models
-    from ..cost import dollars_for
+    from ..cost.pricing import dollars_for
 
     tokens, counter = count_tokens(texts)
     rows = []

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..embedder import Embedder
 from ..glossary import Glossary, as_glossary
-from ..index import HybridIndex
+from ..retrieval.index import HybridIndex
 from .datasets import RetrievalDataset
 from .metrics import DEFAULT_METRICS, EvalResult, evaluate_run, parse_metric
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._optional import require
+from ..extras import require
 from .compare import BM25_MODEL, Comparison, RunResult
 
 _PREFIXES = ("local:", "sentence-transformers/")

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._optional import require
+from ..extras import require
 from .pairs import TrainingPair
 
 logger = logging.getLogger("embedkit.finetune")

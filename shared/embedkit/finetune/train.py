@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from .._optional import require
+from ..extras import require
 from ..embedder import Embedder
 from ..evaluate import EvalResult
 from ..providers import local as local_provider

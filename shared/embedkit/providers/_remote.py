@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from .._asyncio import run_sync
-from ..retry import APIError, Failure, RetryPolicy, call_with_retries
+from .retry import APIError, Failure, RetryPolicy, call_with_retries
 from ..roles import Role
 from .base import ProviderBatch
 from .tokens import Tokenizer

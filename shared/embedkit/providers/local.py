@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._optional import require
+from ..extras import require
 from ..catalog import DEFAULT_MODEL, ModelSpec, find_spec
 from ..errors import ModelNotFoundError
 from ..roles import Role

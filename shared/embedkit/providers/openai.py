@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._optional import require
+from ..extras import require
 from ..catalog import ModelSpec, find_spec
-from ..retry import Failure, RetryPolicy, call_with_retries
+from .retry import Failure, RetryPolicy, call_with_retries
 from ..roles import Role
 from ._remote import (
     RemoteProvider, parse_retry_after, shared_ssl_context, stack_rows, status_failure,

@@ -29,17 +29,17 @@ from typing import Any, Union
 
 import numpy as np
 
-from .budget import Budget
-from .cost import CallEstimate, dollars_for
-from .embedder import Embedder
-from .errors import BudgetExceeded, ProviderError
+from ..cost.budget import Budget
+from ..cost.pricing import CallEstimate, dollars_for
+from ..embedder import Embedder
+from ..errors import BudgetExceeded, ProviderError
 from .fusion import rrf
 from .index import HybridIndex, SearchHit
-from .ledger import CostTracker, default_ledger_path
-from .stats import EmbedStats
-from .validation import validate_query
+from ..cost.ledger import CostTracker, default_ledger_path
+from ..stats import EmbedStats
+from ..validation import validate_query
 
-logger = logging.getLogger("embedkit.two_stage")
+logger = logging.getLogger("embedkit.retrieval.two_stage")
 
 Policy = Union[str, Callable[[str, Sequence[SearchHit]], bool]]
 POLICIES = ("always", "never", "uncertain")

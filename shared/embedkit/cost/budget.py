@@ -17,9 +17,9 @@ import logging
 import threading
 from decimal import Decimal
 
-from .errors import BudgetExceeded
+from ..errors import BudgetExceeded
 
-logger = logging.getLogger("embedkit.budget")
+logger = logging.getLogger("embedkit.cost.budget")
 
 Amount = float | int | Decimal
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ._optional import require
+from ..extras import require
 
 #: Words of letters/digits, optionally joined into a code by - . / _ or Unicode hyphens.
 DEFAULT_PATTERN = r"[^\W_]+(?:[-./_\u2010\u2011][^\W_]+)*"

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .errors import ProviderError
+from ..errors import APIError
 
-logger = logging.getLogger("embedkit.retry")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -31,23 +31,6 @@ class Failure:
     reason: str
     status: int | None = None
     retry_after: float | None = None
-
-
-class APIError(ProviderError):
-    """An API request failed for good. The message names the model and the cause, never a key.
-
-    Attributes:
-        status: the HTTP status, or None for timeouts, connection errors and bad responses.
-        retryable: whether the cause was one a retry could fix (retries ran out).
-        attempts: requests made for this batch, retries included.
-    """
-
-    def __init__(self, message: str, *, status: int | None, retryable: bool,
-                 attempts: int) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-        self.attempts = attempts
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-logger = logging.getLogger("embedkit.monitor")
+logger = logging.getLogger("embedkit.retrieval.monitor")
 
 AlertKind = Literal["drift", "nan_vector", "zero_norm", "dimension_change", "nan_score"]
 
@@ -96,7 +96,7 @@ class SimilarityMonitor:
         k: how many top similarities to record per query.
         dimension: expected vector size; default the first one observed.
         on_alert: called with each `MonitorAlert` (they are also logged as warnings on the
-            ``embedkit.monitor`` logger and kept in `alerts`).
+            ``embedkit.retrieval.monitor`` logger and kept in `alerts`).
         max_alerts: how many recent alerts to keep.
 
     Example:

@@ -2,7 +2,7 @@
 
 The guide's ``HybridRetriever`` divides by the max score (wrong for negative cosines, a
 division by zero when no BM25 term matches) and tokenizes with ``str.split``. Here each side
-returns its top ``candidates``; `embedkit.fusion` normalizes within those lists and fuses over
+returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
 their union. ``fusion="auto"`` leans on BM25 only for queries whose tokens are rare in the
 corpus (codes, part numbers, names), where it beats dense retrieval.
 """
@@ -19,14 +19,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .atomic_dir import current_version, new_version
+from ..atomic_dir import current_version, new_version
 from .bm25 import BM25Index, top_k_positive
-from .embedder import Embedder
-from .errors import FingerprintMismatchError
+from ..embedder import Embedder
+from ..errors import FingerprintMismatchError
 from .fusion import AutoAlpha, FusedHit, rrf, weighted
-from .progress import progress
+from ..progress import progress
 from .tokenizer import Tokenizer
-from .validation import validate_query, validate_texts
+from ..validation import validate_query, validate_texts
 
 FUSIONS = ("auto", "rrf", "weighted", "dense", "bm25")
 DEFAULT_FUSION = "auto"
@@ -39,7 +39,7 @@ MetadataFilter = Mapping[str, Any] | Callable[[Mapping[str, Any]], bool]
 
 
 class SearchObserver(Protocol):
-    """Told about every search: e.g. `embedkit.monitor.SimilarityMonitor`."""
+    """Told about every search: e.g. `embedkit.retrieval.monitor.SimilarityMonitor`."""
 
     def observe(self, query_vector: np.ndarray | None, scores: Sequence[float]) -> Any: ...
 
@@ -109,7 +109,7 @@ class HybridIndex:
             side and passes ``dense_candidates`` to `search`.
         show_progress: progress bar while adding many texts.
         monitor: told the query vector and the dense top-k similarities of every search
-            (e.g. a `embedkit.monitor.SimilarityMonitor`), so retrievers built on this index,
+            (e.g. a `embedkit.retrieval.monitor.SimilarityMonitor`), so retrievers built on this index,
             in any framework, are monitored without code of their own.
 
     Example:

@@ -31,7 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ._optional import require
+from ..extras import require
 
 BACKENDS = ("bm25s", "rank_bm25")
 METHODS = ("lucene", "robertson", "atire")
@@ -141,7 +141,7 @@ class _RankBm25Backend:
 
 
 class BM25Index:
-    """A BM25 index over token lists (tokenize with :class:`embedkit.tokenizer.Tokenizer`).
+    """A BM25 index over token lists (tokenize with :class:`embedkit.retrieval.tokenizer.Tokenizer`).
 
     Args:
         backend: ``"bm25s"`` (fast, default) or ``"rank_bm25"`` (BM25Okapi, slow, for parity

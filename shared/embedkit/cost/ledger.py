@@ -24,7 +24,7 @@ _SUMMED = ("queries", "escalated", "forced", "skipped_budget", "failed", "docume
 
 def default_ledger_path(cache_dir: str | Path | None = None) -> Path:
     """``<cache dir>/cost-ledger.jsonl``; the default cache dir when none is given."""
-    from .cache import default_cache_dir
+    from ..cache import default_cache_dir
 
     return Path(cache_dir).expanduser() / LEDGER_NAME if cache_dir else (
         default_cache_dir() / LEDGER_NAME)

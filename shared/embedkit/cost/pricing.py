@@ -2,8 +2,7 @@
 
 Prices are the catalog's (US dollars per 1M input tokens). Local models cost $0 plus your
 compute; Google's ``text-embedding-004`` is priced by usage, so its cost is unknown and said to
-be. Budgets live in `embedkit.budget`, the spend ledger in `embedkit.ledger`; both are
-re-exported here.
+be. Budgets live in `embedkit.cost.budget`, the spend ledger in `embedkit.cost.ledger`.
 """
 
 from __future__ import annotations
@@ -13,10 +12,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from .budget import Budget, Reservation
-from .catalog import CATALOG, ModelSpec, find_spec, get_spec
-from .errors import BudgetExceeded
-from .ledger import CostTracker
+from ..catalog import CATALOG, ModelSpec, find_spec, get_spec
 
 GUIDE_SCENARIOS: tuple[tuple[int, int], ...] = ((10_000, 500), (1_000_000, 500))
 """The guide's cost comparison (section 7): 10K documents and 1M documents of 500 tokens."""
@@ -87,7 +83,7 @@ def estimate_cost(model: str | ModelSpec, docs: int, avg_tokens: int) -> CostEst
 
 
 def _spec_for(model: str) -> ModelSpec:
-    from .providers.resolve import parse_model_string
+    from ..providers.resolve import parse_model_string
 
     spec = find_spec(model)  # the catalog knows voyage:, google:, aws: models too
     if spec is not None:
@@ -146,13 +142,9 @@ class CallEstimate:
 
 __all__ = [
     "GUIDE_SCENARIOS",
-    "Budget",
-    "BudgetExceeded",
     "CallEstimate",
     "CostEstimate",
     "CostRow",
-    "CostTracker",
-    "Reservation",
     "cost_table",
     "dollars_for",
     "estimate_cost",

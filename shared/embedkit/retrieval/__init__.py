@@ -1,0 +1,8 @@
+"""Retrieval: BM25 (`bm25`, `tokenizer`), dense + BM25 fusion (`fusion`), the persistent
+`HybridIndex` (`index`), premium re-ranking (`two_stage`) and query drift (`monitor`)."""
+
+from .bm25 import BM25Index
+from .index import HybridIndex, SearchHit
+from .tokenizer import Tokenizer
+
+__all__ = ["BM25Index", "HybridIndex", "SearchHit", "Tokenizer"]
