@@ -19,6 +19,7 @@ from .errors import (
 )
 from .glossary import Glossary
 from .retrieval.bm25 import BM25Index
+from .retrieval.candidates import DenseCandidates
 from .retrieval.index import HybridIndex, SearchHit
 from .retrieval.monitor import MonitorAlert, SimilarityMonitor
 from .recommend import Recommendation, recommend
@@ -39,6 +40,7 @@ __all__ = [
     "BudgetExceeded",
     "CATALOG",
     "CostTracker",
+    "DenseCandidates",
     "DiskVectorCache",
     "EmbedKitError",
     "EmbedStats",

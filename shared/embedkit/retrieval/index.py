@@ -21,6 +21,7 @@ import numpy as np
 
 from ..atomic_dir import current_version, new_version
 from .bm25 import BM25Index, top_k_positive
+from .candidates import CandidatesInput, as_similarities
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
 from .fusion import AutoAlpha, FusedHit, rrf, weighted
@@ -65,6 +66,16 @@ class SearchHit:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def score_fields(self) -> dict[str, Any]:
+        """This query's scores and ranks, as adapters put them into a result's metadata:
+        ``score``, ``dense_score``, ``bm25_score``, ``dense_rank``, ``bm25_rank`` (and the
+        premium fields for a `embedkit.retrieval.two_stage.TwoStageHit`)."""
+        return {name: getattr(self, name) for name in SCORE_FIELDS}
+
+
+SCORE_FIELDS = ("score", "dense_score", "bm25_score", "dense_rank", "bm25_rank")
+"""The `SearchHit` fields that describe one query's ranking (not the document)."""
+
 
 @dataclass
 class _Documents:
@@ -106,7 +117,8 @@ class HybridIndex:
         tokenizer: BM25 tokenizer; default English stopwords + stemming, with the embedder's
             glossary so an acronym finds its spelled-out form and the reverse.
         store_vectors: keep a dense matrix. False when an adapter's vector store does the dense
-            side and passes ``dense_candidates`` to `search`.
+            side and passes ``dense_candidates`` to `search`. None (default): True unless
+            ``fusion="bm25"``, which never embeds the corpus.
         show_progress: progress bar while adding many texts.
         monitor: told the query vector and the dense top-k similarities of every search
             (e.g. a `embedkit.retrieval.monitor.SimilarityMonitor`), so retrievers built on this index,
@@ -129,7 +141,7 @@ class HybridIndex:
         candidates: int = 100,
         bm25: str | BM25Index = "bm25s",
         tokenizer: Tokenizer | None = None,
-        store_vectors: bool = True,
+        store_vectors: bool | None = None,
         show_progress: bool = False,
         auto: AutoAlpha | None = None,
         monitor: SearchObserver | None = None,
@@ -139,16 +151,21 @@ class HybridIndex:
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)
         self.tokenizer = tokenizer or Tokenizer(glossary=embedder.glossary)
-        self.store_vectors = store_vectors
+        self.store_vectors = fusion != "bm25" if store_vectors is None else store_vectors
         self.show_progress = show_progress
         self.auto = auto or AutoAlpha()
         self.monitor = monitor
         self._docs = _Documents()
         self._blocks: list[np.ndarray] = []  # appended matrices, joined lazily on search
+        self.saved_extra: dict[str, Any] = {}
+        """The ``extra`` settings read by `load` (what wraps the index saved them)."""
 
     # ------------------------------------------------------------------ contents
     def __len__(self) -> int:
         return len(self._docs.ids)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._docs.positions
 
     @property
     def ids(self) -> list[str]:
@@ -190,7 +207,7 @@ class HybridIndex:
 
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
-               dense_candidates: Sequence[tuple[str, float]] | None = None,
+               dense_candidates: CandidatesInput | None = None,
                fusion: str | None = None, alpha: float | None = None,
                ids: Collection[str] | None = None,
                query_vector: np.ndarray | None = None) -> list[SearchHit]:
@@ -199,8 +216,11 @@ class HybridIndex:
         Args:
             filter: metadata equality on every key, or a predicate over a document's
                 metadata; applied before taking the top k.
-            dense_candidates: ``(id, similarity)`` pairs from an external vector store,
-                used instead of this index's own matrix.
+            dense_candidates: an external vector store's results for this query, used
+                instead of this index's own matrix: `DenseCandidates` (ids, scores and their
+                ``kind``: similarity, cosine/L2 distance...) or ``(id, similarity)`` pairs.
+                Scores become cosine-like similarities, each id keeps its best score, ids
+                the index does not hold are skipped, and a NaN score raises ValueError.
             fusion: override the index's fusion for this query.
             alpha: override the index's ``alpha`` for this query.
             ids: search only these documents (e.g. a per-query candidate pool); combined
@@ -210,20 +230,20 @@ class HybridIndex:
         """
         validate_query(query)
         options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates)
+                           filter, ids, _external(dense_candidates))
         if query_vector is None and self._needs_query_vector(options):
             query_vector = self.embedder.embed_query(query)
         return self._search(query, query_vector, options)
 
     async def asearch(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
-                      dense_candidates: Sequence[tuple[str, float]] | None = None,
+                      dense_candidates: CandidatesInput | None = None,
                       fusion: str | None = None, alpha: float | None = None,
                       ids: Collection[str] | None = None,
                       query_vector: np.ndarray | None = None) -> list[SearchHit]:
         """`search` without blocking the event loop."""
         validate_query(query)
         options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates)
+                           filter, ids, _external(dense_candidates))
         if query_vector is None and self._needs_query_vector(options):
             query_vector = await self.embedder.aembed_query(query)
         return await asyncio.to_thread(self._search, query, query_vector, options)
@@ -279,7 +299,7 @@ class HybridIndex:
         top = top[np.lexsort((top, -masked[top]))]
         return [(int(i), float(masked[i])) for i in top]
 
-    def _external_list(self, external: Sequence[tuple[str, float]],
+    def _external_list(self, external: list[tuple[str, float]],
                        allowed: np.ndarray | None) -> list[tuple[int, float]]:
         pairs = []
         for doc_id, score in external:
@@ -343,12 +363,19 @@ class HybridIndex:
         return [self._docs.positions[doc_id] for doc_id in ids]
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, *, extra: Mapping[str, Any] | None = None) -> None:
         """Write the index to a folder: numpy arrays, JSON and BM25 files, no pickle.
 
         A new version is written beside the old one and then made current in one atomic
         rename, so a crash mid-save leaves the previous save loadable.
+
+        Args:
+            path: the folder.
+            extra: JSON-serializable settings of whatever wraps the index (an adapter's
+                retriever), saved in the same atomic write and returned by `load` as
+                ``saved_extra``, so the index and its wrapper can never disagree.
         """
+        extra = _check_extra(extra)
         with new_version(path) as folder:
             if self.store_vectors:
                 np.save(folder / "vectors.npy", self._matrix(), allow_pickle=False)
@@ -358,12 +385,17 @@ class HybridIndex:
                     fh.write(json.dumps({"id": doc_id, "text": text, "metadata": meta},
                                         ensure_ascii=False) + "\n")
             self.bm25.save(folder / "bm25")
-            (folder / "manifest.json").write_text(json.dumps(self._manifest(), indent=2),
+            manifest = {**self._manifest(), "extra": extra}
+            (folder / "manifest.json").write_text(json.dumps(manifest, indent=2),
                                                   encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder, **overrides: Any) -> HybridIndex:
-        """Open a saved index; the embedder must have the fingerprint it was built with."""
+        """Open a saved index; the embedder must have the fingerprint it was built with.
+
+        The ``extra`` settings given to `save` are in the loaded index's ``saved_extra``
+        (an empty dict when there were none).
+        """
         folder = current_version(path)
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if manifest.get("format") != _FORMAT:
@@ -374,6 +406,7 @@ class HybridIndex:
                     tokenizer=Tokenizer.from_dict(manifest["tokenizer"]),
                     auto=AutoAlpha(**manifest["auto"]), **settings)
         index._load_documents(folder, manifest)
+        index.saved_extra = _check_extra(manifest.get("extra"), source=folder / "manifest.json")
         return index
 
     def _manifest(self) -> dict[str, Any]:
@@ -439,7 +472,11 @@ class _Options:
     alpha: float
     filter: MetadataFilter | None
     ids: Collection[str] | None
-    dense_candidates: Sequence[tuple[str, float]] | None
+    dense_candidates: list[tuple[str, float]] | None
+
+
+def _external(candidates: CandidatesInput | None) -> list[tuple[str, float]] | None:
+    return None if candidates is None else as_similarities(candidates)
 
 
 def _single(ranked: list[tuple[int, float]], which: int) -> list[FusedHit]:
@@ -510,6 +547,18 @@ def _check_metadatas(metadatas: Sequence[Mapping[str, Any]] | None,
                             f"JSON-serializable: {exc}") from exc
         out.append(dict(meta))
     return out
+
+
+def _check_extra(extra: Any, source: Path | None = None) -> dict[str, Any]:
+    where = f"{source}: " if source else ""
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"{where}extra must be a dict of settings, got {type(extra).__name__}")
+    try:
+        return json.loads(json.dumps(dict(extra)))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{where}extra must be JSON-serializable: {exc}") from exc
 
 
 def _check_fingerprint(manifest: Mapping[str, Any], embedder: Embedder, path: str | Path) -> None:
