@@ -20,6 +20,7 @@ from embedkit.retrieval.store_scores import (
     qdrant_collection_distance,
     qdrant_score_kind,
 )
+from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.indices.vector_store.base import VectorStoreIndex
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
 from llama_index.core.storage.docstore.types import BaseDocumentStore
@@ -42,6 +43,19 @@ def store_score_kind(vector_store: Any) -> str:
         kind = qdrant_score_kind(qdrant_collection_distance(vector_store.client,
                                                             vector_store.collection_name))
     return kind or "relevance"
+
+
+# LlamaIndex's FaissVectorStore refuses every filter: the engine filters its candidates instead.
+_STORES_WITHOUT_FILTERS = ("FaissVectorStore",)
+
+
+def vector_retriever(index: VectorStoreIndex, top_k: int,
+                     filters: MetadataFilters | None) -> BaseRetriever:
+    """``index``'s own dense retriever for the candidates, filtering in the store when the
+    store can (the engine applies ``filters`` to the candidates either way)."""
+    if type(index.vector_store).__name__ in _STORES_WITHOUT_FILTERS:
+        filters = None
+    return index.as_retriever(similarity_top_k=top_k, filters=filters)
 
 
 def as_candidates(results: Sequence[NodeWithScore], kind: str) -> DenseCandidates:

@@ -37,6 +37,7 @@ from ._stores import (
     docstore_nodes,
     filter_fn,
     store_score_kind,
+    vector_retriever,
     with_keys,
 )
 from .embedding import EmbedKitEmbedding
@@ -87,8 +88,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
         self._index = hybrid_index
         self._nodes = {node.node_id: node for node in nodes}
         self._vector_retriever = vector_retriever
-        self._score_kind = (store_score_kind(vector_retriever._vector_store)
-                            if vector_retriever is not None else None)
+        # A VectorIndexRetriever's store says what its scores are; any other retriever's
+        # scores are taken as relevance (higher is better).
+        self._score_kind = store_score_kind(getattr(vector_retriever, "_vector_store", None))
         self._similarity_top_k = similarity_top_k
         self._filters = filters
         self._filter = filter_fn(filters)
@@ -188,9 +190,8 @@ class EmbedKitHybridRetriever(BaseRetriever):
                               "the hybrid index")
         hybrid = HybridIndex(embedder, store_vectors=False, **options)
         add_nodes(hybrid, node_list)
-        vector_retriever = index.as_retriever(similarity_top_k=hybrid.candidates,
-                                              filters=common["filters"])
-        return cls(hybrid, node_list, vector_retriever=vector_retriever, **common)
+        dense = vector_retriever(index, hybrid.candidates, common["filters"])
+        return cls(hybrid, node_list, vector_retriever=dense, **common)
 
     # ------------------------------------------------------------------ retrieval
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -268,15 +269,14 @@ class EmbedKitHybridRetriever(BaseRetriever):
             raise ValueError(f"{persist_dir}: no EmbedKitHybridRetriever settings of format "
                              f"{_FORMAT} (found {config.get('format')!r}); persist it again")
         filters = MetadataFilters.model_validate(config["filters"]) if config["filters"] else None
-        vector_retriever = None
+        dense = None
         if config["dense"] == "vector_index":
             if index is None:
                 raise ValueError(f"{persist_dir} was built over a VectorStoreIndex; pass it again: "
                                  "from_persist_dir(dir, embed_model, index=your_index)")
-            vector_retriever = index.as_retriever(similarity_top_k=hybrid.candidates,
-                                                  filters=filters)
+            dense = vector_retriever(index, hybrid.candidates, filters)
         return cls(hybrid, [json_to_doc(item) for item in config["nodes"]],
-                   vector_retriever=vector_retriever, filters=filters,
+                   vector_retriever=dense, filters=filters,
                    similarity_top_k=similarity_top_k or config["similarity_top_k"],
                    **premium_options)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-QUERIES = 15
+QUERIES = 10
+RELEVANT_PER_QUERY = 25  # msmarco-5k's TREC-style judgments list ~100 relevant per query
 DISTRACTORS = 150
 
 
@@ -39,7 +40,9 @@ def _load() -> Slice | None:
     data = load_beir(folder)
     judged = data.judged_queries[:QUERIES]
     qrels = {qid: data.qrels[qid] for qid in judged}
-    wanted = {doc_id for grades in qrels.values() for doc_id, grade in grades.items() if grade > 0}
+    wanted = {doc_id for grades in qrels.values()
+              for doc_id in sorted(d for d, grade in grades.items() if grade > 0)
+              [:RELEVANT_PER_QUERY]}
     wanted |= set(list(data.corpus)[:DISTRACTORS])
     corpus = {doc_id: text for doc_id, text in data.corpus.items() if doc_id in wanted}
     return Slice(corpus, {qid: data.queries[qid] for qid in judged}, qrels)
