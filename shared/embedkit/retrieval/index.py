@@ -24,6 +24,7 @@ from .bm25 import BM25Index, top_k_positive
 from .candidates import CandidatesInput, as_similarities
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
+from ..fingerprint import describe_difference
 from .fusion import AutoAlpha, FusedHit, rrf, weighted
 from ..progress import progress
 from .tokenizer import Tokenizer
@@ -564,9 +565,9 @@ def _check_extra(extra: Any, source: Path | None = None) -> dict[str, Any]:
 def _check_fingerprint(manifest: Mapping[str, Any], embedder: Embedder, path: str | Path) -> None:
     if manifest["fingerprint"] == embedder.fingerprint:
         return
-    built = manifest.get("embedder", {})
     raise FingerprintMismatchError(
-        f"the index at {path} was built with {built.get('model')} (fingerprint "
-        f"{manifest['fingerprint']}), but this embedder is {embedder.model_name} (fingerprint "
-        f"{embedder.fingerprint}); mixing them would compare vectors from different spaces. "
-        "Load it with the original embedder settings, or rebuild the index.")
+        f"the index at {path} was built with other embedder settings: "
+        f"{describe_difference(manifest.get('embedder'), embedder.describe())} (fingerprint "
+        f"{manifest['fingerprint']} vs {embedder.fingerprint}); mixing them would compare "
+        "vectors from different spaces. Load it with the original embedder settings, or "
+        "rebuild the index.")
