@@ -29,7 +29,18 @@ def build_app() -> typer.Typer:
                 continue  # command not part of this build
             raise
         module.register(app)
+    _guard_commands(app)
     return app
+
+
+def _guard_commands(app: typer.Typer) -> None:
+    """Every command's errors become one line on stderr and an exit code (see errors.py)."""
+    from .errors import guard
+
+    for info in app.registered_commands:
+        info.callback = guard(info.callback)
+    for group in app.registered_groups:
+        _guard_commands(group.typer_instance)
 
 
 def _options(

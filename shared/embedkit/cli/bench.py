@@ -9,6 +9,7 @@ import typer
 
 from .options import CacheDirOption, NoCacheOption
 from .output import console, fold, print_json
+from .progress_bar import OverallBar
 
 
 def register(app: typer.Typer) -> None:
@@ -83,47 +84,24 @@ def bench(
         messages.print(f"wrote {plot_comparison(result, plot, title=data.name)}")
 
 
-class BenchProgress:
+class BenchProgress(OverallBar):
     """One bar with an ETA over every text bench embeds: each model's (and glossary
-    setting's) documents and queries. Cached texts are skipped at once when the next model
-    starts; the bar is only drawn on a terminal."""
+    setting's) documents and queries. Texts found in the cache are skipped over when the next
+    model starts."""
 
     def __init__(self, messages: Any, *, per_index: int, indexes: int) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-
+        super().__init__(messages, total=per_index * indexes)
         self.per_index = per_index
         self.started = 0
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("texts"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=messages, disable=indexes == 0 or not messages.is_terminal)
-        self.task = self.progress.add_task("embedding", total=per_index * indexes)
-
-    def __enter__(self) -> BenchProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if exc_info[0] is None:
-            self.progress.update(self.task, completed=self.per_index * self.started)
-        self.progress.stop()
 
     def next_index(self, model: str, with_glossary: bool, documents: int) -> None:
         """compare's on_index: the previous model is done, ``model`` starts."""
         from ..evaluate.report import short_model_name
 
-        done = self.per_index * self.started
-        if self.progress.tasks[0].completed < done:
-            self.progress.update(self.task, completed=done)
+        name = short_model_name(model) + (" +glossary" if with_glossary else "")
+        self.reach(self.per_index * self.started, description=name)
         self.started += 1
-        suffix = " +glossary" if with_glossary else ""
-        self.progress.update(self.task, description=f"{short_model_name(model)}{suffix}")
-        self.progress.console.print(f"indexing {documents} documents with "
-                                    f"{short_model_name(model)}{suffix}")
-
-    def advance(self, texts: int) -> None:
-        self.progress.advance(self.task, texts)
+        self.print(f"indexing {documents} documents with {name}")
 
 
 def _indexes_to_embed(modes: str, models: list[str | None], glossary: Path | None,

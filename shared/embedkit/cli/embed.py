@@ -50,8 +50,15 @@ def _read_texts(texts: list[str] | None, input_file: Path | None) -> list[str]:
     if input_file is None and sys.stdin.isatty():
         return []
     handle = sys.stdin if input_file in (None, Path("-")) else input_file.open(encoding="utf-8")
-    with handle:
-        lines = [line.rstrip("\n") for line in handle if line.strip()]
+    try:
+        with handle:
+            lines = [line.rstrip("\n") for line in handle if line.strip()]
+    except UnicodeDecodeError as exc:
+        source = "stdin" if handle is sys.stdin else str(input_file)
+        raise typer.BadParameter(
+            f"{source} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+            f"{exc.start}): convert it, e.g. iconv -f latin1 -t utf-8", param_hint="--input") \
+            from None
     if input_file is not None and input_file.suffix == ".jsonl":
         return [_text_field(line, number) for number, line in enumerate(lines, start=1)]
     return lines

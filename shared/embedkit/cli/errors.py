@@ -8,9 +8,10 @@ interrupted. ``--debug`` (or ``EMBEDKIT_DEBUG=1``) shows the traceback instead.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 USAGE = 2
@@ -20,6 +21,9 @@ INTERRUPTED = 130
 # Environment variables that can hold secrets; their values are masked in any message.
 _SECRET_ENV_VARS = ("OPENAI_API_KEY", "COHERE_API_KEY", "CO_API_KEY", "AZURE_OPENAI_API_KEY")
 _SDK_MODULES = ("openai", "cohere", "httpx", "httpcore")
+
+# A path given on the command line is wrong: a usage error.
+_PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError)
 
 _debug = False
 
@@ -65,6 +69,31 @@ def run(app: Any, args: Sequence[str] | None = None, prog_name: str = "embedkit"
     return code if isinstance(code, int) else 0
 
 
+def guard(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command function: any error it raises becomes one line on stderr and an exit
+    code (`describe`), however the app is invoked (console script, ``python -m``, CliRunner).
+    typer's own exceptions (BadParameter, Exit, Abort) pass through to click."""
+    import typer
+
+    click = _click()
+    passthrough = (click.exceptions.ClickException, typer.Exit, typer.Abort)
+
+    @functools.wraps(command)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except passthrough:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place that turns errors into lines
+            if debug_enabled():
+                raise
+            message, code = describe(exc)
+            _say(message)
+            raise typer.Exit(code) from None
+
+    return guarded
+
+
 def _click() -> Any:
     """The click typer runs on: typer >= 0.24 vendors its own copy as typer._click."""
     try:
@@ -97,8 +126,10 @@ def describe(exc: BaseException) -> tuple[str, int]:
                 f"{exc.start}): convert it to UTF-8, e.g. iconv -t UTF-8"), USAGE
     if isinstance(exc, (ValueError, TypeError)):
         return f"error: {text}", USAGE
-    if isinstance(exc, FileNotFoundError):
-        return f"error: no such file or folder: {exc.filename}: check the path", USAGE
+    if isinstance(exc, _PATH_ERRORS):
+        what = "no such file or folder" if isinstance(exc, FileNotFoundError) else \
+            (exc.strerror or type(exc).__name__).lower()
+        return f"error: {what}: {exc.filename}: check the path", USAGE
     if isinstance(exc, OSError):
         return f"error: {_os_error(exc)}", RUNTIME
     if isinstance(exc, ImportError):

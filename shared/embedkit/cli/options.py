@@ -14,7 +14,7 @@ CacheDirOption = Annotated[Optional[Path], typer.Option(
 GlossaryOption = Annotated[Optional[Path], typer.Option(
     "--glossary", help="JSON or CSV glossary of term -> expansion.")]
 DimensionsOption = Annotated[Optional[int], typer.Option(
-    "--dimensions", help="Smaller vector size (Matryoshka / API dimensions).")]
+    "--dimensions", min=1, help="Smaller vector size (Matryoshka / API dimensions).")]
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the cache.")]
 
 

@@ -28,8 +28,8 @@ def console(*, stderr: bool = False) -> Any:
 
 
 def print_json(payload: Any) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(payload, indent=2, allow_nan=True) + "\n")
+    """One JSON document on one line of stdout (pipe it through ``jq`` to read it)."""
+    sys.stdout.write(json.dumps(payload, allow_nan=True) + "\n")
 
 
 def print_json_lines(rows: Any) -> None:
