@@ -46,6 +46,9 @@ def bench(
         "--output", "-o", help="Also write the full results as JSON to this file.")] = None,
     plot: Annotated[Optional[Path], typer.Option(
         "--plot", "--chart", help="Draw a PNG chart to this file (needs matplotlib).")] = None,
+    no_chart: Annotated[bool, typer.Option(
+        "--no-chart", hidden=True, help="Accepted for compatibility: no chart is drawn "
+                                        "without --plot.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(
         "--batch-size", min=1, help="Texts per model call.")] = None,
     cache_dir: CacheDirOption = None,

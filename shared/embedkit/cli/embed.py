@@ -32,10 +32,16 @@ def embed(
     no_cache: NoCacheOption = False,
 ) -> None:
     """Embed texts with the full pipeline (prefixes, glossary, cache)."""
+    from ..glossary import Glossary
+    from ..validation import validate_texts
+
     items = _read_texts(texts, input_file)
     if not items:
         raise typer.BadParameter("no texts: pass them as arguments, with --input FILE, or on stdin")
-    emb = make_embedder(model, cache_dir=cache_dir, glossary=glossary, dimensions=dimensions,
+    # Bad texts and glossaries fail here, before a model is loaded.
+    validate_texts(items)
+    terms = Glossary.from_file(glossary) if glossary is not None else None
+    emb = make_embedder(model, cache_dir=cache_dir, glossary=terms, dimensions=dimensions,
                         no_cache=no_cache)
     vectors = emb.embed_queries(items) if query else emb.embed_documents(items)
     _write(vectors, items, output, emb.fingerprint)

@@ -104,7 +104,12 @@ def _click() -> Any:
 
 
 def describe(exc: BaseException) -> tuple[str, int]:
-    """The one line to print for ``exc`` and the exit code."""
+    """The one line to print for ``exc`` and the exit code; API keys in it are masked."""
+    message, code = _describe(exc)
+    return _mask_secrets(message), code
+
+
+def _describe(exc: BaseException) -> tuple[str, int]:
     from ..errors import (APIError, BudgetExceeded, EmbedKitError, FingerprintMismatchError,
                           MissingAPIKeyError, ModelNotFoundError, UnknownModelError)
 
@@ -152,6 +157,7 @@ def _os_error(exc: OSError) -> str:
 
 def _one_line(text: str) -> str:
     return _mask_secrets(" ".join(str(text).split()))
+
 
 
 def _mask_secrets(text: str) -> str:

@@ -37,8 +37,8 @@ def models(
         price = "usage" if spec.price_per_million is None else f"{spec.price_per_million:.2f}"
         mteb = f"{spec.mteb_score:.2f}" if spec.mteb_score is not None else (spec.mteb_rank or "")
         table.add_row(spec.model_string, spec.provider, str(spec.dimensions or ""),
-                      str(spec.max_tokens or ""), price, mteb, _short(spec.query_prefix),
-                      _short(spec.document_prefix), "yes" if spec.matryoshka else "",
+                      str(spec.max_tokens or ""), price, mteb, _shown(spec.query_prefix),
+                      _shown(spec.document_prefix), "yes" if spec.matryoshka else "",
                       spec.best_for)
     console().print(table)
 
@@ -53,6 +53,6 @@ def _check_provider(provider: str | None) -> str | None:
     return provider
 
 
-def _short(prefix: str, width: int = 24) -> str:
-    text = repr(prefix) if prefix else ""
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _shown(prefix: str) -> str:
+    """Quoted, so a trailing space is visible."""
+    return repr(prefix) if prefix else ""

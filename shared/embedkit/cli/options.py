@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -19,8 +19,9 @@ NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or 
 
 
 def make_embedder(model: str | None, *, cache_dir: Path | None = None,
-                  glossary: Path | None = None, dimensions: int | None = None,
-                  no_cache: bool = False, show_progress: bool = True):
+                  glossary: Any = None, dimensions: int | None = None,
+                  no_cache: bool = False, show_progress: bool = True) -> Any:
+    """An `Embedder` from the shared options; ``glossary`` is a path or a `Glossary`."""
     from ..embedder import Embedder
 
     return Embedder(model, cache_dir=cache_dir, glossary=glossary, dimensions=dimensions,
