@@ -30,8 +30,13 @@ def embed(
     glossary: GlossaryOption = None,
     dimensions: DimensionsOption = None,
     no_cache: NoCacheOption = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="JSON lines on stdout (the default without --output).")] = False,
 ) -> None:
     """Embed texts with the full pipeline (prefixes, glossary, cache)."""
+    if as_json and output is not None:
+        raise typer.BadParameter("--json prints to stdout; drop it or --output",
+                                 param_hint="--json")
     from ..glossary import Glossary
     from ..validation import validate_texts
 
