@@ -58,7 +58,7 @@ def run(app: Any, args: Sequence[str] | None = None, prog_name: str = "embedkit"
         _say(f"error: {_one_line(exc.format_message())}")
         return exc.exit_code
     except typer.Abort:
-        _say("aborted")
+        _say("aborted: nothing was changed")
         return RUNTIME
     except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
         if debug_enabled():
