@@ -42,11 +42,16 @@ def test_best_score_per_id_best_first():
 
 
 @pytest.mark.parametrize("bad, error, message", [
-    (DenseCandidates(["a", "b"], [0.3, float("nan")]), ValueError, r"'b' \(position 1\).*NaN"),
-    (DenseCandidates(["a"], [None]), TypeError, "not a number"),
+    (DenseCandidates(["a", "b"], [0.3, float("nan")]), ValueError,
+     r"dense_candidates\[1\] \('b'\): score nan is not finite"),
+    (DenseCandidates(["a"], [float("inf")]), ValueError, "not finite"),
+    (DenseCandidates(["a"], [None]), TypeError, "score must be a number"),
+    (DenseCandidates(["a"], [True]), TypeError, "score must be a number"),
+    (DenseCandidates(["a"], [0.0], kind="exp_neg_l2"), ValueError, r"no exp\(-distance\)"),
     ([("a", 0.1, 3)], TypeError, r"dense_candidates\[0\]"),
-    ([(7, 0.1)], TypeError, "ids must be str"),
+    ([(7, 0.1)], TypeError, "id must be a str"),
     ("ab", TypeError, "DenseCandidates or"),
+    ({"a": 0.1}, TypeError, "DenseCandidates or"),
 ])
 def test_bad_candidates_are_named(bad, error, message):
     with pytest.raises(error, match=message):
@@ -79,7 +84,7 @@ def test_search_keeps_each_id_once_and_converts_distances(store_index):
     hits = store_index.search("report", k=5, dense_candidates=DenseCandidates(
         ["b", "a", "zzz"], [0.2, 0.6, 0.1], kind="squared_l2"))
     assert [(h.id, h.dense_score) for h in hits] == [("b", 0.9), ("a", 0.7)]
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="not finite"):
         store_index.search("report", dense_candidates=[("a", float("nan"))])
 
 

@@ -16,9 +16,11 @@ but are not a cosine.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
+
+import numpy as np
 
 _DISTANCES: dict[str, Callable[[float], float]] = {
     "cosine_distance": lambda d: 1.0 - d,
@@ -28,8 +30,9 @@ _DISTANCES: dict[str, Callable[[float], float]] = {
 
 
 def _from_exp_neg(distance_to_cosine: Callable[[float], float]) -> Callable[[float], float]:
-    # exp(-d) -> d -> cosine; exp(-d) is never 0 for a finite d, so 0 means "infinitely far".
-    return lambda s: distance_to_cosine(-math.log(s)) if s > 0 else -math.inf
+    # exp(-d) -> d -> cosine. exp(-d) of a finite distance is in (0, 1]; _checked_score
+    # refuses anything else.
+    return lambda s: distance_to_cosine(-math.log(s))
 
 
 CONVERSIONS: dict[str, Callable[[float], float]] = {
@@ -85,7 +88,8 @@ class DenseCandidates:
         """``(id, similarity)`` best first, one entry per id (its best score).
 
         Raises:
-            ValueError: a score is NaN or not a number (naming the id and its position): a
+            TypeError: an id that is not a str or a score that is not a number.
+            ValueError: a score that is NaN or infinite (naming the id and its position): a
                 store returning NaN has a broken vector, and ranking around it would hide that.
         """
         convert = CONVERSIONS[self.kind]
@@ -105,7 +109,7 @@ CandidatesInput = Union[DenseCandidates, Sequence[tuple[str, float]]]
 def as_similarities(candidates: CandidatesInput) -> list[tuple[str, float]]:
     """Any accepted ``dense_candidates`` value as ``(id, similarity)``, best first, unique ids."""
     if not isinstance(candidates, DenseCandidates):
-        if isinstance(candidates, str | bytes) or not isinstance(candidates, Iterable):
+        if isinstance(candidates, str | bytes | Mapping) or not isinstance(candidates, Iterable):
             raise TypeError("dense_candidates must be DenseCandidates or (id, similarity) "
                             f"pairs, got {type(candidates).__name__}")
         candidates = DenseCandidates.from_pairs(_checked_pairs(candidates))
@@ -115,22 +119,24 @@ def as_similarities(candidates: CandidatesInput) -> list[tuple[str, float]]:
 def _checked_pairs(pairs: Iterable[object]) -> list[tuple[str, float]]:
     checked = []
     for position, pair in enumerate(pairs):
-        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
             raise TypeError(f"dense_candidates[{position}] must be an (id, similarity) pair, "
-                            f"got {pair!r}")
+                            f"got {pair!r:.80}")
         checked.append((pair[0], pair[1]))
     return checked
 
 
 def _checked_score(doc_id: object, score: object, position: int, kind: str) -> float:
+    where = f"dense_candidates[{position}]"
     if not isinstance(doc_id, str):
-        raise TypeError(f"dense candidate {position} has id {doc_id!r}; ids must be str")
-    try:
-        value = float(score)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise TypeError(f"dense candidate {doc_id!r} (position {position}) has score "
-                        f"{score!r}, not a number") from None
-    if math.isnan(value):
-        raise ValueError(f"dense candidate {doc_id!r} (position {position}) has a NaN "
-                         f"{kind} score: the vector store holds a broken vector for it")
+        raise TypeError(f"{where}: id must be a str, got {doc_id!r:.80}")
+    if isinstance(score, bool) or not isinstance(score, int | float | np.number):
+        raise TypeError(f"{where} ({doc_id!r}): score must be a number, got {score!r:.80}")
+    value = float(score)
+    if not math.isfinite(value):
+        raise ValueError(f"{where} ({doc_id!r}): score {value} is not finite; the vector "
+                         "store holds a broken vector for it")
+    if kind.startswith("exp_neg_") and not 0.0 < value <= 1.0:
+        raise ValueError(f"{where} ({doc_id!r}): score {value} is no exp(-distance) "
+                         f"(kind {kind!r}); it must be in (0, 1]")
     return value
