@@ -206,6 +206,7 @@ def policy_grid() -> list[SearchPolicy]:
     grid = []
     for dense_alpha, agreement_alpha, depth, beta in itertools.product(
             (0.7, 0.8, 0.9), (0.5, 0.7), (0, 3, 5), (0.5, 1.0)):
+        # feedback depth 0 stands for "no feedback" (the gate never passes)
         if agreement_alpha > dense_alpha or (depth == 0 and beta != 0.5):
             continue
         feedback = Feedback(depth=max(depth, 1), beta=beta)

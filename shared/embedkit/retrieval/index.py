@@ -26,7 +26,7 @@ from .bm25 import BM25Index, top_k_positive
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
 from .feedback import check_feedback_mode, expansion_terms, mix_scores, rocchio
-from .fusion import AutoAlpha, FusedHit, rrf, weighted
+from .fusion import AutoAlpha, FusedHit, rrf, weighted_top
 from .policy import SearchPolicy
 from .signals import overlap, query_signals
 from ..progress import progress
@@ -270,7 +270,9 @@ class HybridIndex:
         bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
         alpha, wants_feedback = self._decide(mode, options.alpha, tokens, dense, sparse)
-        fused = self._fuse(mode, alpha, dense, sparse, complete_bm25=len(sparse) < depth)
+        limit = max(k, self.policy.feedback.depth)  # hits built: the k returned, feedback's
+        fused = self._fuse(mode, alpha, dense, sparse, complete_bm25=len(sparse) < depth,
+                           limit=limit)
         if feedback == "auto":
             feedback = "dense" if wants_feedback else "none"
         if feedback != "none":
@@ -280,7 +282,7 @@ class HybridIndex:
             if feedback in ("bm25", "both") and bm25_scores is not None:
                 fb_sparse = self._bm25_feedback(tokens, fused, bm25_scores, allowed, depth)
             fused = self._fuse(mode, alpha, fb_dense, fb_sparse,
-                               complete_bm25=len(fb_sparse) < depth)
+                               complete_bm25=len(fb_sparse) < depth, limit=limit)
         if self.monitor is not None and mode != "bm25":
             self.monitor.observe(query_vector, [score for _, score in dense[:k]])
         return [self._hit(item, dense_scores, bm25_scores, options.dense_candidates)
@@ -367,16 +369,17 @@ class HybridIndex:
         return pairs
 
     def _fuse(self, mode: str, alpha: float, dense: list, sparse: list, *,
-              complete_bm25: bool) -> list[FusedHit]:
+              complete_bm25: bool, limit: int) -> list[FusedHit]:
         if mode == "dense":
-            return _single(dense, which=0)
+            return _single(dense[:limit], which=0)
         if mode == "bm25":
-            return _single(sparse, which=1)
+            return _single(sparse[:limit], which=1)
         if mode == "rrf":
             return rrf([dense, sparse], weights=[alpha, 1 - alpha], k=self.rrf_k)
         # A BM25 list shorter than asked holds every matching document: the true floor of the
         # rest is 0, so its last match keeps some credit instead of normalizing to 0.
-        return weighted(dense, sparse, alpha, floors=(None, 0.0 if complete_bm25 else None))
+        return weighted_top(dense, sparse, alpha, limit=limit,
+                            floors=(None, 0.0 if complete_bm25 else None))
 
     def _hit(self, item: FusedHit, dense_scores: np.ndarray | None,
              bm25_scores: np.ndarray | None, external: Any) -> SearchHit:

@@ -45,9 +45,9 @@ class SearchPolicy:
 
     dense_alpha: float = 0.8
     agreement_alpha: float = 0.5
-    lexical_alpha: float = 0.3
+    lexical_alpha: float = 0.2
     agreement_depth: int = 10
-    feedback: Feedback = field(default_factory=lambda: Feedback(depth=3, beta=0.5))
+    feedback: Feedback = field(default_factory=lambda: Feedback(depth=3, beta=1.0))
     feedback_max_code: float = 0.5
 
     def __post_init__(self) -> None:
