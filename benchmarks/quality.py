@@ -76,6 +76,12 @@ METHODS = (
     Method("auto (new default)", "auto", None),
 )
 
+#: Claimed gains beyond "vs dense": (after, before) method names.
+PAIRS = (("auto (new default)", "auto-v1 (old default)"),
+         ("auto (new default)", "auto, no feedback"),
+         ("auto +prf+rm3", "auto (new default)"),
+         ("bm25 +rm3", "bm25"))
+
 
 @dataclass
 class Bench:
@@ -192,6 +198,13 @@ def main_table(benches: list[Bench]) -> None:
         print(row)
     if board:
         print(f"({PUBLISHED})")
+    print("\nPaired changes in nDCG@10 (95% bootstrap interval)")
+    print("| comparison | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for after, before in PAIRS:
+        print(f"| {after} vs {before} | " + " | ".join(
+            str(paired_change(results[after][n]["ndcg@10"], results[before][n]["ndcg@10"]))
+            for n in names) + " |")
     print("\nrecall@100")
     print("| method | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
