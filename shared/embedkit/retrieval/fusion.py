@@ -247,6 +247,8 @@ def _as_arrays(candidates: Sequence[tuple[int, float]], which: int) -> tuple[np.
     if not np.all(np.isfinite(scores)):
         bad = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise ValueError(f"candidate list {which}: score of {int(ids[bad])} is {scores[bad]}")
+    if np.all(scores[:-1] >= scores[1:]) and len(set(ids.tolist())) == ids.size:
+        return ids, scores  # the usual case: a retriever's own list, sorted and unique
     unique, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
     best = np.full(unique.size, -np.inf)
     np.maximum.at(best, inverse, scores)

@@ -269,7 +269,8 @@ class HybridIndex:
             dense_scores, options.dense_candidates, allowed, depth)
         bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
-        alpha, wants_feedback = self._decide(mode, options.alpha, tokens, dense, sparse)
+        alpha, wants_feedback = self._decide(mode, options.alpha, tokens, dense, sparse,
+                                             gate=feedback == "auto")
         limit = max(k, self.policy.feedback.depth)  # hits built: the k returned, feedback's
         fused = self._fuse(mode, alpha, dense, sparse, complete_bm25=len(sparse) < depth,
                            limit=limit)
@@ -288,9 +289,15 @@ class HybridIndex:
         return [self._hit(item, dense_scores, bm25_scores, options.dense_candidates)
                 for item in fused[:k]]
 
-    def _decide(self, mode: str, alpha: float, tokens: list[str], dense: list,
-                sparse: list) -> tuple[float, bool]:
-        """The dense weight for this query and whether ``feedback="auto"`` runs feedback."""
+    def _decide(self, mode: str, alpha: float, tokens: list[str], dense: list, sparse: list,
+                *, gate: bool) -> tuple[float, bool]:
+        """The dense weight for this query and whether ``feedback="auto"`` runs feedback.
+
+        The query's signals need BM25's statistics: they are only read when a decision needs
+        them, so a dense-only search never waits for a BM25 rebuild after an ``add``.
+        """
+        if mode not in ("auto", "auto-v1") and not gate:
+            return alpha, False
         signals = query_signals(tokens, self.bm25.idf(tokens), self.bm25.num_built)
         if mode == "auto":
             agreement = overlap([p for p, _ in dense], [p for p, _ in sparse],
