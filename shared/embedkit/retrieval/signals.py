@@ -13,6 +13,13 @@ to one data set would not.
 - :func:`top_gap`: how far the best score stands above the rest of a list.
 - :func:`coherence`: mean pairwise cosine of a few document vectors (do the top documents
   talk about one thing?).
+
+The default policy (`embedkit.retrieval.policy`) uses the code rarity and the overlap. The
+score gap and the top documents' coherence were measured as per-query gates for feedback and
+fusion on msmarco-5k, cisi, med and the demo set: their correlation with the gain changed sign
+from one set to the next (e.g. dense top-1 cosine against the feedback gain: -0.49 on med,
++0.07 on cisi), so no policy built on them would transfer; they stay available for custom
+policies.
 """
 
 from __future__ import annotations
