@@ -41,7 +41,8 @@ from .embeddings import EmbedKitEmbeddings
 SETTINGS_KEY = "langchain_retriever"
 _FORMAT = 2
 # Keyword arguments of `HybridIndex(...)` that `from_documents` passes through.
-INDEX_OPTIONS = ("fusion", "alpha", "rrf_k", "candidates", "bm25", "tokenizer", "monitor")
+INDEX_OPTIONS = ("fusion", "alpha", "rrf_k", "candidates", "bm25", "tokenizer", "monitor",
+                 "feedback", "policy")
 # Retriever fields `save` writes into the index's manifest.
 SAVED_FIELDS = ("k", "filter", "fetch_k", "score_kind")
 
@@ -181,15 +182,14 @@ class EmbedKitHybridRetriever(BaseRetriever):
             documents: the corpus. They are copied, never modified.
             embeddings: the model for the dense side (default: the bundled model). Ignored
                 for vectors when ``vectorstore`` is given.
-            vectorstore: a store that already holds these documents; it becomes the dense
-                side. Its results are matched to the documents by id, else by text and
-                metadata.
+            vectorstore: a store that already holds these documents: the dense side, its
+                results matched to the documents by id, else by text and metadata.
             k: documents returned per query.
             filter: default metadata filter.
-            **kwargs: ``fusion`` ("auto", "rrf", "weighted", "dense", "bm25"), ``alpha``,
-                ``rrf_k``, ``candidates``, ``bm25``, ``tokenizer``, ``monitor`` (an
-                `embedkit.SimilarityMonitor`) for the engine index, and the retriever's own
-                fields (``fetch_k``, ``tags``, ``metadata``).
+            **kwargs: `HybridIndex` options (``fusion``, ``alpha``, ``rrf_k``, ``candidates``,
+                ``bm25``, ``tokenizer``, ``monitor``, ``feedback``, ``policy``; dense feedback
+                needs the index's own vectors, so it is skipped over a ``vectorstore``) and
+                the retriever's own fields (``fetch_k``, ``score_kind``, ``tags``...).
         """
         return cls(documents=list(documents), embeddings=embeddings, vectorstore=vectorstore,
                    k=k, filter=filter, **kwargs)

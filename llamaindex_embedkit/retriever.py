@@ -143,8 +143,8 @@ class EmbedKitHybridRetriever(BaseRetriever):
             embed_model: an `EmbedKitEmbedding` for embedkit's own index (default:
                 ``Settings.embed_model`` when one is set, else the bundled model).
             similarity_top_k: results per query.
-            fusion: ``"rrf"``, ``"weighted"``, ``"auto"``, ``"dense"`` or ``"bm25"``; None
-                keeps `HybridIndex`'s default.
+            fusion: ``"auto"``, ``"auto-v1"``, ``"rrf"``, ``"weighted"``, ``"dense"`` or
+                ``"bm25"``; None keeps `HybridIndex`'s default.
             alpha: dense weight for ``"weighted"`` (and ``"rrf"``) fusion; None: the default.
             filters: LlamaIndex metadata filters (any operator and condition), applied to both
                 sides before the top k is taken.
@@ -153,8 +153,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
                 queries that escalate, within ``budget``
                 (`embedkit.retrieval.searcher.HybridSearcher` documents each). Not persisted:
                 pass them to `from_persist_dir` again.
-            **index_options: passed to `HybridIndex`: ``candidates`` (results each side
-                contributes before fusion), ``rrf_k``, ``bm25``, ``tokenizer``...
+            **index_options: passed to `HybridIndex`: ``candidates``, ``rrf_k``, ``bm25``,
+                ``tokenizer``, ``feedback`` (dense feedback needs embedkit's own vectors, so
+                it is skipped over a VectorStoreIndex), ``policy``...
         """
         options = {"fusion": fusion, "alpha": alpha, **index_options}
         options = {key: value for key, value in options.items() if value is not None}
