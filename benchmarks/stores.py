@@ -1,6 +1,7 @@
 """The hybrid retrievers over real vector stores on msmarco-5k: nDCG@10 and median query latency.
 
-    .venv/bin/python benchmarks/stores.py [--cache-dir DIR] [--queries N] [--json PATH]
+    .venv/bin/python benchmarks/stores.py [--dataset msmarco-5k|cisi|med] [--cache-dir DIR]
+                                          [--queries N] [--json PATH]
 
 For each store (LangChain: InMemoryVectorStore, FAISS, Chroma, Qdrant local mode; LlamaIndex:
 SimpleVectorStore, Chroma, FAISS, Qdrant local mode) it measures the framework's own dense
@@ -35,7 +36,7 @@ from dataclasses import asdict, dataclass
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore", message=".*langchain-community.*is being sunset.*")
 
-from _data import msmarco_dir  # noqa: E402
+from _data import DATA_DIR  # noqa: E402
 from embedkit import HybridIndex  # noqa: E402
 from embedkit.evaluate import evaluate_run, load_beir  # noqa: E402
 
@@ -187,11 +188,13 @@ def llamaindex_rows(data, queries, qrels, cache_dir) -> list[Row]:
 # ---------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="msmarco-5k",
+                        help="a BEIR folder under ../shared/data (msmarco-5k, cisi, med)")
     parser.add_argument("--cache-dir", default=None, help="embedkit disk cache folder")
     parser.add_argument("--queries", type=int, default=None, help="only the first N queries")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args()
-    data = load_beir(msmarco_dir())
+    data = load_beir(DATA_DIR / args.dataset)
     judged = data.judged_queries[: args.queries]
     queries = {qid: data.queries[qid] for qid in judged}
     qrels = {qid: data.qrels[qid] for qid in judged}
@@ -214,14 +217,14 @@ def main() -> None:
     for row in rows:
         if row.retriever.startswith("EmbedKitHybrid"):
             row.delta = row.ndcg - reference.ndcg
-    print_table(rows, len(queries))
+    print_table(rows, len(queries), args.dataset)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump([asdict(row) for row in rows], fh, indent=2)
 
 
-def print_table(rows: list[Row], n_queries: int) -> None:
-    print(f"\nmsmarco-5k, {n_queries} judged queries, k={K}, bundled all-MiniLM-L6-v2\n")
+def print_table(rows: list[Row], n_queries: int, dataset: str) -> None:
+    print(f"\n{dataset}, {n_queries} judged queries, k={K}, bundled all-MiniLM-L6-v2\n")
     print("| framework | store | retriever | nDCG@10 | vs engine | median ms/query | warnings |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
