@@ -212,7 +212,7 @@ def _print_quality(console: Any, comparison: Any) -> None:
 
 # ------------------------------------------------------------------------- 4. cost
 @dataclass(frozen=True)
-class CostRow:
+class ModelCorpusCost:
     model: str
     price_per_million: float | None
     dollars: float | None
@@ -224,7 +224,7 @@ class CorpusCost:
     counter: str
     """How tokens were counted: ``tiktoken cl100k_base`` or ``estimate: words x 1.3``."""
     documents: int
-    rows: list[CostRow]
+    rows: list[ModelCorpusCost]
 
 
 def corpus_costs(texts: list[str]) -> CorpusCost:
@@ -237,7 +237,7 @@ def corpus_costs(texts: list[str]) -> CorpusCost:
     for spec in list_models():
         if not spec.is_local:
             dollars = dollars_for(tokens, spec.price_per_million)
-            rows.append(CostRow(spec.model_string, spec.price_per_million,
+            rows.append(ModelCorpusCost(spec.model_string, spec.price_per_million,
                                 None if dollars is None else float(dollars)))
     return CorpusCost(tokens, counter, len(texts), rows)
 

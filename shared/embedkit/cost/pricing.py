@@ -75,14 +75,14 @@ def estimate_cost(model: str | ModelSpec, docs: int, avg_tokens: int) -> CostEst
     for name, value in (("docs", docs), ("avg_tokens", avg_tokens)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    spec = model if isinstance(model, ModelSpec) else _spec_for(model)
+    spec = model if isinstance(model, ModelSpec) else _priced_spec(model)
     tokens = docs * avg_tokens
     dollars = dollars_for(tokens, spec.price_per_million)
     return CostEstimate(spec.model_string, spec.provider, docs, avg_tokens, tokens,
                         spec.price_per_million, None if dollars is None else float(dollars))
 
 
-def _spec_for(model: str) -> ModelSpec:
+def _priced_spec(model: str) -> ModelSpec:
     from ..providers.resolve import parse_model_string
 
     spec = find_spec(model)  # the catalog knows voyage:, google:, aws: models too
@@ -116,7 +116,7 @@ def cost_table(models: Iterable[str | ModelSpec] | None = None,
         models: model names or specs; default every catalogued model.
         scenarios: ``(documents, avg_tokens)`` pairs; default 10K and 1M documents of 500 tokens.
     """
-    specs = [m if isinstance(m, ModelSpec) else _spec_for(m) for m in models] if models \
+    specs = [m if isinstance(m, ModelSpec) else _priced_spec(m) for m in models] if models \
         else list(CATALOG)
     return [CostRow(spec, tuple(estimate_cost(spec, docs, tokens) for docs, tokens in scenarios))
             for spec in specs]

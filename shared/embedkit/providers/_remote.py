@@ -26,7 +26,7 @@ from .._asyncio import run_sync
 from .retry import APIError, Failure, RetryPolicy, call_with_retries
 from ..roles import Role
 from .base import ProviderBatch
-from .tokens import Tokenizer
+from .tokens import TokenCounter
 
 logger = logging.getLogger("embedkit.providers")
 
@@ -243,7 +243,7 @@ class RemoteProvider:
     max_tokens_per_request: int | None = None
 
     def __init__(self, *, api_key: str | None, base_url: str | None, timeout: float,
-                 retry: RetryPolicy | None, key_required: bool, tokenizer: Tokenizer) -> None:
+                 retry: RetryPolicy | None, key_required: bool, tokenizer: TokenCounter) -> None:
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
         self.base_url = base_url

@@ -15,7 +15,7 @@ from ._remote import (
     RemoteProvider, parse_retry_after, shared_ssl_context, stack_rows, status_failure,
 )
 from .base import ProviderBatch
-from .tokens import tokenizer_for
+from .tokens import token_counter_for
 
 InputType = Literal["search_document", "search_query", "classification", "clustering"]
 Truncate = Literal["NONE", "START", "END"]
@@ -91,7 +91,7 @@ class CohereProvider(RemoteProvider):
         # Cohere's tokenizer is not public offline; cl100k counts are close for English and
         # are used only for estimates (the service reports billed tokens itself).
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, retry=retry,
-                         key_required=True, tokenizer=tokenizer_for(model))
+                         key_required=True, tokenizer=token_counter_for(model))
 
     def identity(self) -> dict[str, object]:
         return {"provider": "cohere", "model": self.model,

@@ -17,7 +17,7 @@ from ._remote import (
     RemoteProvider, parse_retry_after, shared_ssl_context, stack_rows, status_failure,
 )
 from .base import ProviderBatch
-from .tokens import tokenizer_for
+from .tokens import token_counter_for
 
 LongTexts = Literal["truncate", "average"]
 
@@ -80,7 +80,7 @@ class OpenAIProvider(RemoteProvider):
         self.max_tokens = self.chunk_tokens if long_texts == "truncate" else None
         self.request_dimensions = _request_dimensions(model, self.spec, dimensions)
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, retry=retry,
-                         key_required=base_url is None, tokenizer=tokenizer_for(model))
+                         key_required=base_url is None, tokenizer=token_counter_for(model))
         self.dimension = (self.request_dimensions or (self.spec.dimensions if self.spec else None)
                           or self._probe_dimension())
 

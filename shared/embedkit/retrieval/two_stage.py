@@ -29,6 +29,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from .._asyncio import gather_all
 from ..cost.budget import Budget
 from ..cost.pricing import CallEstimate, dollars_for
 from ..embedder import Embedder
@@ -143,7 +144,7 @@ class PremiumScorer:
         return self._similarities(query_vector, self.embedder.embed_documents(list(texts)))
 
     async def ascore(self, query: str, texts: Sequence[str]) -> np.ndarray:
-        query_vector, doc_vectors = await _gather_all(
+        query_vector, doc_vectors = await gather_all(
             self.embedder.aembed_query(query), self.embedder.aembed_documents(list(texts)))
         return self._similarities(query_vector, doc_vectors)
 
@@ -164,7 +165,7 @@ def stage1_margin(hits: Sequence[SearchHit]) -> float | None:
 
 
 @dataclass
-class _Plan:
+class _QueryRoute:
     """One query's way through the two stages."""
 
     query: str
@@ -374,14 +375,14 @@ class TwoStageRetriever:
             raise ValueError(f"k must be an integer >= 0, got {k!r}")
         return max(k, self.top_n) if k else 0
 
-    def _plan(self, query: str, k: int, hits: list[SearchHit], escalate: bool | None) -> _Plan:
+    def _plan(self, query: str, k: int, hits: list[SearchHit], escalate: bool | None) -> _QueryRoute:
         margin = stage1_margin(hits)
         if escalate is not None:
             verdict, why = bool(escalate), f"forced by escalate={bool(escalate)}"
         else:
             verdict, why = self.should_escalate(query, hits)
         verdict = verdict and k > 0 and bool(hits)
-        return _Plan(query, k, hits, verdict, why, margin, forced=escalate is True,
+        return _QueryRoute(query, k, hits, verdict, why, margin, forced=escalate is True,
                      top_n=self.top_n)
 
     def _estimate(self, query: str, texts: list[str]) -> tuple[CallEstimate, CallEstimate]:
@@ -396,17 +397,17 @@ class TwoStageRetriever:
                                 f"has ${budget.remaining:.6f} left of ${budget.max_usd}")
         return on_query, on_docs
 
-    def _degraded(self, plan: _Plan, exc: Exception) -> TwoStageResult:
+    def _degraded(self, plan: _QueryRoute, exc: Exception) -> TwoStageResult:
         if isinstance(exc, _Unaffordable | BudgetExceeded):
             return self._stage1_result(plan, "skipped_budget",
                                        f"{exc}; returned stage 1's ranking")
         return self._stage1_result(plan, "failed", f"stage 2 failed: {exc}")
 
-    def _stage1_result(self, plan: _Plan, outcome: str, why: str) -> TwoStageResult:
+    def _stage1_result(self, plan: _QueryRoute, outcome: str, why: str) -> TwoStageResult:
         hits = [_hit(hit, stage1_rank=rank) for rank, hit in enumerate(plan.hits[: plan.k], 1)]
         return TwoStageResult(hits, False, outcome, why, plan.margin)
 
-    def _reranked(self, plan: _Plan, scores: np.ndarray,
+    def _reranked(self, plan: _QueryRoute, scores: np.ndarray,
                   estimates: tuple[CallEstimate, CallEstimate]) -> TwoStageResult:
         candidates = plan.candidates
         premium_order = sorted(range(len(candidates)), key=lambda i: -float(scores[i]))
@@ -429,7 +430,7 @@ class TwoStageRetriever:
             dollars=on_query.dollars + on_docs.dollars,
             dollars_saved=on_query.dollars_saved + on_docs.dollars_saved)
 
-    def _finish(self, plan: _Plan, result: TwoStageResult) -> TwoStageResult:
+    def _finish(self, plan: _QueryRoute, result: TwoStageResult) -> TwoStageResult:
         if result.outcome == "skipped_budget":
             self._warn_budget(result.why)
         elif result.outcome == "failed":
@@ -447,7 +448,7 @@ class TwoStageRetriever:
         else:
             logger.info("%s", why)
 
-    def _count(self, plan: _Plan, result: TwoStageResult) -> None:
+    def _count(self, plan: _QueryRoute, result: TwoStageResult) -> None:
         event = {"escalated": result.escalated, "forced": plan.forced and result.escalated,
                  "skipped_budget": result.outcome == "skipped_budget",
                  "failed": result.outcome == "failed",
@@ -471,16 +472,6 @@ def _hit(hit: SearchHit, **extra: Any) -> TwoStageHit:
     score = extra.pop("score", None)
     return TwoStageHit(**{**base, "score": hit.score if score is None else score},
                        stage1_score=hit.score, **extra)
-
-
-async def _gather_all(*coros: Any) -> list[Any]:
-    """Run all to the end (a finished batch is cached and paid either way), then raise the
-    first failure."""
-    results = await asyncio.gather(*coros, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
 
 
 def _check_spaces(index: HybridIndex, premium: Embedder) -> None:
