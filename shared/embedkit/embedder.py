@@ -33,6 +33,7 @@ from .providers.resolve import parse_model_string
 from .roles import ROLES, Role
 from .stats import EmbedStats, StatsCounter
 from .validation import validate_query, validate_texts
+from .vectors import batch_problem, cut_dimensions
 
 logger = logging.getLogger("embedkit")
 
@@ -352,23 +353,14 @@ class Embedder:
 
     def _postprocess(self, raw: np.ndarray, *, expected: int) -> np.ndarray:
         vectors = np.asarray(raw, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != expected:
-            raise ProviderError(f"{self.model_name} returned {vectors.shape[0] if vectors.ndim else 0}"
-                                f" vectors for {expected} texts; nothing from this batch was cached")
-        if vectors.shape[1] != self.provider.dimension:
-            raise ProviderError(f"{self.model_name} returned vectors of dimension "
-                                f"{vectors.shape[1]}, expected {self.provider.dimension}; "
-                                "nothing from this batch was cached")
-        vectors = vectors[:, : self.dimension]
-        if not np.isfinite(vectors).all():
-            raise ProviderError(f"{self.model_name} returned NaN or infinite values; "
-                                "nothing from this batch was cached")
-        if self.normalize:
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            if (norms == 0).any():
-                raise ProviderError(f"{self.model_name} returned an all-zero vector")
-            vectors = vectors / norms
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        problem = batch_problem(vectors, expected=expected, dimension=self.provider.dimension)
+        if problem:
+            raise ProviderError(f"{self.model_name} {problem}; nothing from this batch was cached")
+        try:
+            return cut_dimensions(vectors, self.dimension, normalize=self.normalize)
+        except ValueError as exc:  # an all-zero row
+            raise ProviderError(f"{self.model_name} returned an {exc}; "
+                                "nothing from this batch was cached") from None
 
     def _assemble(self, plan: _EmbedPlan) -> np.ndarray:
         if not plan.keys:

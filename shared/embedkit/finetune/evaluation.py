@@ -14,6 +14,7 @@ from typing import Union
 import numpy as np
 
 from ..embedder import Embedder
+from ..vectors import cut_dimensions
 from ..evaluate import EvalResult, RetrievalDataset, evaluate_run, load_beir, load_simple_json
 
 EVAL_METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100")
@@ -62,12 +63,10 @@ def evaluate_embedder(embedder: Embedder, dataset: RetrievalDataset, *,
 
 
 def truncate(vectors: np.ndarray, dimension: int) -> np.ndarray:
-    """The first ``dimension`` values of each row, L2-normalized again."""
+    """The first ``dimension`` values of each row, L2-normalized again (as the `Embedder` does)."""
     if dimension >= vectors.shape[1]:
         return vectors
-    cut = vectors[:, :dimension]
-    norms = np.linalg.norm(cut, axis=1, keepdims=True)
-    return (cut / np.where(norms == 0, 1, norms)).astype(np.float32)
+    return cut_dimensions(vectors, dimension, normalize=True)
 
 
 def _dense_run(query_vectors: np.ndarray, doc_vectors: np.ndarray, query_ids: list[str],
