@@ -143,6 +143,16 @@ CATALOG: tuple[ModelSpec, ...] = (
            notes="Financial-sentiment classifier; fine-tune before retrieval use"),
 )
 
+SERVED_ONLY: tuple[ModelSpec, ...] = (
+    # Models the providers serve that the comparison tables above do not list: known for their
+    # sizes and limits, priced as unknown, and left out of `CATALOG` (so out of `find_spec`,
+    # the cost table and recommendations). Only embed-v4.0 and newer accept output_dimension.
+    ModelSpec("embed-english-light-v3.0", "cohere", 384, 512, None),
+    ModelSpec("embed-multilingual-light-v3.0", "cohere", 384, 512, None, multilingual=True),
+    ModelSpec("embed-v4.0", "cohere", 1536, 128_000, None, matryoshka=True,
+              dimension_options=(1536, 1024, 512, 256), multilingual=True),
+)
+
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -161,6 +171,15 @@ def find_spec(name: str) -> ModelSpec | None:
     """The catalog record for a model id, ``provider:model`` string or alias, else None."""
     key = name.strip().lower()
     return _BY_NAME.get(key) or _BY_NAME.get(key.split(":", 1)[-1])
+
+
+def provider_spec(provider: str, model: str) -> ModelSpec | None:
+    """What embedkit knows about ``model`` as ``provider`` serves it (`CATALOG` first, then
+    `SERVED_ONLY`), or None for a model it does not know."""
+    spec = find_spec(f"{provider}:{model}")
+    if spec is not None and spec.provider == provider:
+        return spec
+    return next((s for s in SERVED_ONLY if s.provider == provider and s.name == model), None)
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -19,9 +19,11 @@ import numpy as np
 
 from ._asyncio import gather_all, run_sync
 from .cost.budget import NO_RESERVATION, Budget, Reservation
+from .arguments import check_positive_int
 from .cache import DiskVectorCache, VectorCache, keys_for
 from .catalog import ModelSpec, find_spec
 from .cost.pricing import CallEstimate, dollars_for
+from .dimensions import requested_dimensions
 from .errors import ProviderError
 from .fingerprint import compute_fingerprint
 from .glossary import Glossary, as_glossary
@@ -110,9 +112,9 @@ class Embedder:
         **provider_options: Any,
     ) -> None:
         self.model_ref = parse_model_string(model)
-        _check_positive("dimensions", dimensions)
-        _check_positive("batch_size", batch_size)
-        _check_positive("max_concurrency", max_concurrency)
+        for name, value in (("dimensions", dimensions), ("batch_size", batch_size),
+                            ("max_concurrency", max_concurrency)):
+            check_positive_int(name, value, optional=True)
         self.provider: Provider = create_provider(
             self.model_ref, dimensions=dimensions, device=device, options=provider_options)
         self.dimensions = _check_dimensions(dimensions, self.provider, self.spec)
@@ -410,17 +412,11 @@ def _check_budget(budget: Budget | None, spec: ModelSpec) -> Budget | None:
     return budget
 
 
-def _check_positive(name: str, value: int | None) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _check_dimensions(dimensions: int | None, provider: Provider, spec: ModelSpec) -> int | None:
+    """``dimensions`` checked against the loaded model (API providers have checked theirs)."""
     if dimensions is None or dimensions == provider.dimension:
-        return None if dimensions is None else dimensions
-    if dimensions > provider.dimension:
-        raise ValueError(f"dimensions={dimensions} is larger than {spec.name}'s "
-                         f"{provider.dimension}; pick a value up to {provider.dimension}")
+        return dimensions
+    requested_dimensions(dimensions, native=provider.dimension, label=spec.name, sizes=None)
     if spec.is_local and not spec.matryoshka and spec.mteb_score is not None:
         warnings.warn(f"{spec.name} was not trained for Matryoshka truncation; its first "
                       f"{dimensions} dimensions may retrieve noticeably worse than all "
