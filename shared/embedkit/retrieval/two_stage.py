@@ -330,20 +330,31 @@ class TwoStageRetriever:
     # ------------------------------------------------------------------ reporting
     @property
     def stats(self) -> TwoStageStats:
-        """Counters, money, and the corpus figures (reads the cache for every corpus document,
-        so it costs a pass over the corpus; the snapshot also goes to the ledger)."""
+        """Counters, money, and the corpus figures. Reading it changes nothing, but it reads the
+        cache for every corpus document (a pass over the corpus); `record_stats` also writes
+        the snapshot to the ledger."""
+        return self._snapshot()[0]
+
+    def record_stats(self) -> TwoStageStats:
+        """`stats`, also appended to the cost ledger as a corpus record (the corpus figures
+        ``embedkit cost report`` shows)."""
+        stats, corpus = self._snapshot()
+        self.tracker.record("corpus", source=self.name, model=self.premium.model_name,
+                            budget=stats.budget, **corpus)
+        return stats
+
+    def _snapshot(self) -> tuple[TwoStageStats, dict[str, Any]]:
         corpus = self.corpus_costs()
         with self._lock:
             counts = dict(self._counts)
             money = {k: float(v) for k, v in self._money.items()}
         budget = self.budget.snapshot() if self.budget is not None else None
-        self.tracker.record("corpus", source=self.name, model=self.premium.model_name,
-                            budget=budget, **corpus)
-        return TwoStageStats(
+        stats = TwoStageStats(
             **counts, **money, corpus_documents=corpus["documents"],
             corpus_paid=corpus["paid"], paid_share=corpus["paid_share"],
             full_corpus_dollars=corpus["full_corpus_dollars"],
             premium_model=self.premium.model_name, premium=self.premium.stats, budget=budget)
+        return stats, corpus
 
     def corpus_costs(self) -> dict[str, Any]:
         """Documents in the index, how many are paid for (premium vector cached), and what
