@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
+from ..arguments import check_int
 from ..catalog import CATALOG, ModelSpec, find_spec, get_spec
 
 GUIDE_SCENARIOS: tuple[tuple[int, int], ...] = ((10_000, 500), (1_000_000, 500))
@@ -73,8 +74,7 @@ def estimate_cost(model: str | ModelSpec, docs: int, avg_tokens: int) -> CostEst
         '$0.65'
     """
     for name, value in (("docs", docs), ("avg_tokens", avg_tokens)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        check_int(name, value, minimum=0)
     spec = model if isinstance(model, ModelSpec) else _priced_spec(model)
     tokens = docs * avg_tokens
     dollars = dollars_for(tokens, spec.price_per_million)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from ..arguments import check_positive_int
 from ..extras import require
 from ..embedder import Embedder
 from ..evaluate import EvalResult
@@ -274,8 +275,5 @@ def _check_arguments(loss: str, epochs: float, batch_size: int, max_steps: int |
         raise ValueError(f"warmup_ratio is a fraction of the steps in [0, 1), got {warmup_ratio!r}")
     if max_steps is None and not epochs > 0:
         raise ValueError(f"epochs must be > 0, got {epochs!r}")
-    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
-                                  or max_steps < 1):
-        raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
-    if isinstance(save_steps, bool) or not isinstance(save_steps, int) or save_steps < 1:
-        raise ValueError(f"save_steps must be a positive int, got {save_steps!r}")
+    check_positive_int("max_steps", max_steps, optional=True)
+    check_positive_int("save_steps", save_steps)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..arguments import check_int
 from ..atomic_dir import current_version, new_version
 from .bm25 import BM25Index, top_k_positive
 from ..embedder import Embedder
@@ -471,8 +472,7 @@ def _check_fusion(fusion: str, alpha: float, candidates: int) -> None:
 
 
 def _check_k(k: int) -> None:
-    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 0:
-        raise ValueError(f"k must be an integer >= 0, got {k!r}")
+    check_int("k", k, minimum=0, numpy_ok=True)
 
 
 def _check_ids(ids: Sequence[str] | None, count: int) -> list[str]:

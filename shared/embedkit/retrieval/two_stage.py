@@ -29,6 +29,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from ..arguments import check_int, check_positive_int
 from .._asyncio import gather_all
 from ..cost.budget import Budget
 from ..cost.pricing import CallEstimate, dollars_for
@@ -382,8 +383,7 @@ class TwoStageRetriever:
 
     # ------------------------------------------------------------------ internals
     def _depth(self, k: int) -> int:
-        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-            raise ValueError(f"k must be an integer >= 0, got {k!r}")
+        check_int("k", k, minimum=0)
         return max(k, self.top_n) if k else 0
 
     def _plan(self, query: str, k: int, hits: list[SearchHit], escalate: bool | None) -> _QueryRoute:
@@ -499,8 +499,7 @@ def _check_spaces(index: HybridIndex, premium: Embedder) -> None:
 
 
 def _check_settings(top_n: int, policy: Policy, margin: float) -> None:
-    if not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1:
-        raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
+    check_positive_int("top_n", top_n)
     if not callable(policy) and policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)} or a callable "
                          f"(query, hits) -> bool, got {policy!r}")
