@@ -1,4 +1,4 @@
-"""What embedding costs: estimates for any catalog model, the guide's cost table, call estimates.
+"""What embedding costs: estimates for any catalog model, a cost table, call estimates.
 
 Prices are the catalog's (US dollars per 1M input tokens). Local models cost $0 plus your
 compute; Google's ``text-embedding-004`` is priced by usage, so its cost is unknown and said to
@@ -16,7 +16,8 @@ from ..arguments import check_int
 from ..catalog import CATALOG, ModelSpec, find_spec, get_spec
 
 GUIDE_SCENARIOS: tuple[tuple[int, int], ...] = ((10_000, 500), (1_000_000, 500))
-"""The guide's cost comparison (section 7): 10K documents and 1M documents of 500 tokens."""
+"""The default cost-table scenarios: 10K documents and 1M documents of 500 tokens each
+(the embedding guide's cost comparison, docs/guide-reference.md section 7)."""
 
 LOCAL_COST = "$0 + compute"
 UNKNOWN_COST = "unknown (usage-based pricing)"
@@ -110,7 +111,7 @@ class CostRow:
 
 def cost_table(models: Iterable[str | ModelSpec] | None = None,
                scenarios: Sequence[tuple[int, int]] = GUIDE_SCENARIOS) -> list[CostRow]:
-    """The guide's cost comparison for every catalog model (or the ones given).
+    """Dollars to embed each scenario's documents once, for every catalog model (or the ones given).
 
     Args:
         models: model names or specs; default every catalogued model.

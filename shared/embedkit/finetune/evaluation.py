@@ -24,7 +24,8 @@ EvalSource = Union[RetrievalDataset, str, Path]
 
 
 def load_eval_set(source: EvalSource, split: str = "test") -> RetrievalDataset:
-    """A RetrievalDataset as is; a folder as BEIR; a file as the guide's JSON/JSONL list."""
+    """A RetrievalDataset as is; a folder as BEIR; a file as a JSON/JSONL list of
+    ``{query, relevant_docs, all_docs}``."""
     if isinstance(source, RetrievalDataset):
         return source
     path = Path(source).expanduser()
@@ -32,8 +33,8 @@ def load_eval_set(source: EvalSource, split: str = "test") -> RetrievalDataset:
         return load_beir(path, split=split)
     if path.is_file():
         return load_simple_json(path)
-    raise FileNotFoundError(f"evaluation set not found: {path} (expected a BEIR folder or the "
-                            "guide's JSON list of {query, relevant_docs, all_docs})")
+    raise FileNotFoundError(f"evaluation set not found: {path} (expected a BEIR folder or a "
+                            "JSON list of {query, relevant_docs, all_docs})")
 
 
 def evaluate_embedder(embedder: Embedder, dataset: RetrievalDataset, *,

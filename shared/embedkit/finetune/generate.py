@@ -1,10 +1,10 @@
 """Query/document pairs from the user's documents: ask an LLM which questions each one answers.
 
-The prompt is the guide's. Replies are cleaned line by line: numbering and bullets stripped,
-header lines ("Here are 3 questions:") dropped, empty and overlong questions dropped, and
-questions deduplicated after normalization (case, punctuation, spacing) across ALL documents:
-a question two documents both "answer" is an ambiguous training signal, so only its first
-document keeps it.
+The prompt is the embedding guide's (docs/guide-reference.md section 4). Replies are cleaned
+line by line: numbering and bullets stripped, header lines ("Here are 3 questions:") dropped,
+empty and overlong questions dropped, and questions deduplicated after normalization (case,
+punctuation, spacing) across ALL documents: a question two documents both "answer" is an
+ambiguous training signal, so only its first document keeps it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ QUESTION_PROMPT = textwrap.dedent("""\
     Questions (one per line):
     """)
 
-DEFAULT_MAX_DOCUMENT_CHARS = 2000   # the guide sends the first 2,000 characters
+DEFAULT_MAX_DOCUMENT_CHARS = 2000   # the start of a document; enough for its main questions
 DEFAULT_MAX_QUESTION_CHARS = 300
 
 # "1.", "2)", "(3)", "Q4:", "Question 5 -", "-", "*", "•" at the start of a line.

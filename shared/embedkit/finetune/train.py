@@ -115,7 +115,8 @@ def finetune(
         batch_size: pairs per step; MNRL's in-batch negatives grow with it.
         learning_rate, warmup_ratio: optimizer schedule (AdamW, linear decay after warmup).
         max_steps: stop after this many steps (a quick run or a test).
-        eval: held-out set (a RetrievalDataset, a BEIR folder or the guide's JSON list),
+        eval: held-out set (a RetrievalDataset, a BEIR folder or a JSON list of
+            ``{query, relevant_docs, all_docs}``),
             evaluated before and after training at each trained vector size.
         eval_metrics: metrics for ``eval``.
         save_checkpoints: write resumable checkpoints (model + optimizer state) to
@@ -129,7 +130,7 @@ def finetune(
 
     Example:
         >>> result = finetune(None, "pairs.jsonl", "my-model", loss="matryoshka",
-        ...                   eval="../shared/data/msmarco-5k")  # doctest: +SKIP
+        ...                   eval="beir/msmarco")  # doctest: +SKIP
         >>> print(result.report())  # doctest: +SKIP
         >>> Embedder(result.model_string, dimensions=128)  # doctest: +SKIP
     """

@@ -1,8 +1,9 @@
 """`HybridIndex`: BM25 + exact dense search, fused soundly, saved without pickle.
 
-The guide's ``HybridRetriever`` divides by the max score (wrong for negative cosines, a
-division by zero when no BM25 term matches) and tokenizes with ``str.split``. Here each side
-returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
+Dividing each side's scores by their maximum (as the embedding guide's ``HybridRetriever``
+does, docs/guide-reference.md section 6) is wrong for negative cosines and divides by zero when
+no BM25 term matches; ``str.split`` is no tokenizer either. Here each side returns its top
+``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
 their union. ``fusion="auto"`` leans on BM25 only for queries whose tokens are rare in the
 corpus (codes, part numbers, names), where it beats dense retrieval.
 """

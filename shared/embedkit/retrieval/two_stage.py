@@ -1,7 +1,9 @@
-"""Two-stage retrieval: the guide's local/API cost strategy without mixing vector spaces.
+"""Two-stage retrieval: pay an API model only for the queries that need it, without mixing
+vector spaces.
 
-The guide's ``HybridEmbedder`` embeds documents with a free local model and "premium" queries
-with an API model, then compares the two: vectors from different models live in different
+Embedding documents with a free local model and "premium" queries with an API model, then
+comparing the two (the embedding guide's ``HybridEmbedder``, docs/guide-reference.md section 6)
+does not work: vectors from different models live in different
 spaces (often of different sizes), so that similarity is noise. Here:
 
 - stage 1 (free): a `HybridIndex` (local model + BM25) ranks the whole corpus;
