@@ -16,7 +16,7 @@ from typing import Any
 
 from ..progress import progress
 from .llm import as_text_llm
-from .pairs import TrainingPair
+from .pairs import TrainingPair, check_documents
 
 QUESTION_PROMPT = textwrap.dedent("""\
     Generate {n} natural questions that this document answers.
@@ -101,7 +101,7 @@ def generate_pairs(
         >>> pairs[0].query
         'How to reset?'
     """
-    _check_documents(documents)
+    check_documents(documents)
     if n_questions < 1:
         raise ValueError(f"n_questions must be >= 1, got {n_questions}")
     ask = as_text_llm(llm)
@@ -125,12 +125,3 @@ def generate_pairs(
             pairs.append(TrainingPair(question, document))
             kept += 1
     return pairs
-
-
-def _check_documents(documents: Sequence[str]) -> None:
-    if isinstance(documents, (str, bytes)):
-        raise TypeError("documents must be a list of strings, got a single string")
-    for index, document in enumerate(documents):
-        if not isinstance(document, str) or not document.strip():
-            raise ValueError(f"document at index {index} must be a non-empty string, "
-                             f"got {document!r:.60}")

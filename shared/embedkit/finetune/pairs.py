@@ -109,6 +109,16 @@ def read_pairs(path: PathLike) -> list[TrainingPair]:
     return pairs
 
 
+def check_documents(documents: Sequence[str]) -> None:
+    """Raise unless ``documents`` is a list of non-empty strings, naming the first bad index."""
+    if isinstance(documents, (str, bytes)):
+        raise TypeError("documents must be a list of strings, got a single string")
+    for index, document in enumerate(documents):
+        if not isinstance(document, str) or not document.strip():
+            raise ValueError(f"document at index {index} must be a non-empty string, "
+                             f"got {document!r:.60}")
+
+
 def _parse_line(line: str, path: Path, number: int) -> TrainingPair:
     try:
         record = json.loads(line)
