@@ -8,7 +8,7 @@ Two input formats:
   skipping line 1 unconditionally would lose); a header is recognised by its non-integer
   score column. TREC-style four-column qrels (``qid iter docid grade``) are read too.
 - A list ``[{"query": ..., "relevant_docs": [texts], "all_docs": [texts]}]`` (the embedding
-  guide's format, docs/guide-reference.md section 5), where
+  guide's format, docs/guide-reference.md, "Evaluation list format"), where
   documents are given as texts. Identical texts become one document with an id derived from the
   text's hash, so ids stay the same from one run to the next and across items.
 

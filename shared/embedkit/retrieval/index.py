@@ -1,11 +1,11 @@
 """`HybridIndex`: BM25 + exact dense search, fused soundly, saved without pickle.
 
-Dividing each side's scores by their maximum (as the embedding guide's ``HybridRetriever``
-does, docs/guide-reference.md section 6) is wrong for negative cosines and divides by zero when
-no BM25 term matches; ``str.split`` is no tokenizer either. Here each side returns its top
-``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
-their union. ``fusion="auto"`` leans on BM25 only for queries whose tokens are rare in the
-corpus (codes, part numbers, names), where it beats dense retrieval.
+Dividing each side's scores by their maximum (as the embedding guide's ``HybridRetriever`` does,
+docs/guide-reference.md, "HybridRetriever and HybridEmbedder") is wrong for negative cosines and
+divides by zero when no BM25 term matches; ``str.split`` is no tokenizer either. Here each side
+returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and
+fuses over their union. ``fusion="auto"`` leans on BM25 only for queries whose tokens are rare
+in the corpus (codes, part numbers, names), where it beats dense retrieval.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 vector spaces.
 
 Embedding documents with a free local model and "premium" queries with an API model, then
-comparing the two (the embedding guide's ``HybridEmbedder``, docs/guide-reference.md section 6)
-does not work: vectors from different models live in different
-spaces (often of different sizes), so that similarity is noise. Here:
+comparing the two (the embedding guide's ``HybridEmbedder``, docs/guide-reference.md,
+"HybridRetriever and HybridEmbedder") does not work: vectors from different models live in
+different spaces (often of different sizes), so that similarity is noise. Here:
 
 - stage 1 (free): a `HybridIndex` (local model + BM25) ranks the whole corpus;
 - stage 2 (paid, only for queries that escalate): the premium embedder embeds the query and the
