@@ -1,10 +1,11 @@
 """`HybridIndex`: BM25 + exact dense search, fused soundly, saved without pickle.
 
-The guide's ``HybridRetriever`` divides by the max score (wrong for negative cosines, a
-division by zero when no BM25 term matches) and tokenizes with ``str.split``. Here each side
-returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
-their union. ``fusion="auto"`` (`embedkit.retrieval.policy`) weights BM25 by how much its
-list agrees with the dense one and by the query's rare codes, and re-searches with dense
+Dividing each side's scores by their maximum (as the embedding guide's ``HybridRetriever`` does,
+docs/guide-reference.md, "HybridRetriever and HybridEmbedder") is wrong for negative cosines and
+divides by zero when no BM25 term matches; ``str.split`` is no tokenizer either. Here each side
+returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and
+fuses over their union. ``fusion="auto"`` (`embedkit.retrieval.policy`) weights BM25 by how much
+its list agrees with the dense one and by the query's rare codes, and re-searches with dense
 pseudo-relevance feedback (`embedkit.retrieval.feedback`) unless the query is a known-item
 lookup.
 """
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..arguments import check_int
 from ..atomic_dir import current_version, new_version
 from .bm25 import BM25Index, top_k_positive
 from ..embedder import Embedder
@@ -565,8 +567,7 @@ def _resolve_feedback(feedback: str | None, fusion: str) -> str:
 
 
 def _check_k(k: int) -> None:
-    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 0:
-        raise ValueError(f"k must be an integer >= 0, got {k!r}")
+    check_int("k", k, minimum=0, numpy_ok=True)
 
 
 def _check_ids(ids: Sequence[str] | None, count: int) -> list[str]:
