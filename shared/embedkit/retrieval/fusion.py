@@ -23,6 +23,9 @@ from typing import Union
 
 import numpy as np
 
+#: The fusion modes of `embedkit.HybridIndex`.
+FUSIONS = ("auto", "rrf", "weighted", "dense", "bm25")
+
 Candidates = Union[Mapping[Hashable, float], Sequence[tuple[Hashable, float]]]
 
 
