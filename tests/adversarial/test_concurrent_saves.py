@@ -84,8 +84,8 @@ def test_two_writers_a_reader_and_a_killed_writer(tmp_path, module_embedder):
     seed.save(target)
     deadline = time.monotonic() + 180
     writers = [_spawn(WRITER, str(target), name, str(saves), str(tmp_path / f"cache-{name}"))
-               for name, saves in (("a", 30), ("b", 1000))]
-    reader = _spawn(READER, str(target), str(stop), "25")
+               for name, saves in (("a", 20), ("b", 1000))]
+    reader = _spawn(READER, str(target), str(stop), "20")
     procs = [*writers, reader]
     try:
         for proc in procs:
@@ -102,6 +102,7 @@ def test_two_writers_a_reader_and_a_killed_writer(tmp_path, module_embedder):
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=30)
+    print(f"\nconcurrent saves: reader {report}")  # pytest -s shows it (README figures)
     assert report["failed"] == 0, report
     assert report["ok"] >= 5, report
     final = HybridIndex.load(target, module_embedder)

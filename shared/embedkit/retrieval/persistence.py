@@ -128,8 +128,8 @@ class SaveFolder:
                 header = fmt.read_array_header_2_0(fh)
             else:
                 raise ValueError(f"npy format version {version}")
-        except (ValueError, SyntaxError, TypeError, OverflowError, EOFError) as exc:
-            raise self.error(name, f"not a .npy array save writes ({exc})") from None
+        except Exception as exc:  # numpy's header parser raises many kinds (tokenize too)
+            raise self.error(name, f"not a .npy array save writes ({exc})"[:300]) from None
         shape, fortran, dtype = header
         if dtype.hasobject or dtype.fields is not None:
             raise self.error(name, f"holds {dtype}, not plain numbers")
