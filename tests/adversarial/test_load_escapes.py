@@ -68,6 +68,7 @@ def test_fifo_and_dev_zero_are_refused_quickly(saved, tmp_path):
 
     results = run_loads_in_child([f"attempt({str(p)!r})" for p in (fifo_save, zero_save,
                                                                      zero_docs)])
+    print(f"\nhostile files refused in {[round(r['seconds'], 4) for r in results]} s")
     for result, name in zip(results, ("manifest.json", "manifest.json", "documents.jsonl")):
         assert result["outcome"].startswith("embedkit.errors.IndexFormatError"), result
         assert name in result["outcome"]

@@ -24,6 +24,7 @@ def test_a_catastrophic_tokenizer_regex_is_never_compiled(saved):
     edit_json(version_folder(saved) / "manifest.json",
               lambda m: m["tokenizer"].update(pattern="(a+)+$"))
     [result] = run_loads_in_child([f"attempt({str(saved)!r}, query='a' * 40 + '!')"])
+    print(f"\ncatastrophic pattern refused in {result['seconds']:.4f} s")
     assert result["outcome"].startswith("embedkit.errors.IndexFormatError"), result
     assert "pattern" in result["outcome"] and "manifest.json" in result["outcome"]
     assert result["seconds"] < 2
