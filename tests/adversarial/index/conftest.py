@@ -17,7 +17,7 @@ import pytest
 
 from embedkit import Embedder, HybridIndex
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DOCS = {
     "err-4031": "Error NMB-4031 means the gateway lost its WAN uplink; check the cable.",
     "password": "To reset your password, open Settings > Security and send a reset link.",

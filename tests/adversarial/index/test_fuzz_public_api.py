@@ -65,8 +65,7 @@ texts = st.text(max_size=60)
 
 # ---- Embedder.embed_documents -----------------------------------------------------------------
 @settings(FUZZ, max_examples=40)
-@given(batch=st.lists(texts, max_size=4) | junk | st.dictionaries(texts, texts, max_size=2)
-       | st.lists(texts | junk, max_size=3))
+@given(batch=st.lists(texts, max_size=4) | junk | st.lists(texts | junk, max_size=3))
 def test_embed_documents_returns_one_finite_row_per_text_or_a_documented_error(
         module_embedder, batch):
     try:
@@ -74,7 +73,7 @@ def test_embed_documents_returns_one_finite_row_per_text_or_a_documented_error(
     except Exception as exc:  # noqa: BLE001 - the property is about which errors escape
         assert_documented(exc)
         return
-    assert isinstance(batch, list | tuple)
+    assert isinstance(batch, list)
     assert vectors.shape == (len(batch), module_embedder.dimension)
     assert vectors.dtype == np.float32 and np.isfinite(vectors).all()
 
