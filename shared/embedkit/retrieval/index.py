@@ -26,7 +26,8 @@ from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
 from .fusion import FUSIONS, AutoAlpha, FusedHit, rrf, weighted
 from .persistence import (
-    BM25_FOLDER, DOCUMENTS, INDEX_FORMAT, MANIFEST, VECTORS, SaveFolder, read_documents, read_manifest, read_vectors,
+    BM25_FOLDER, DOCUMENTS, INDEX_FORMAT, MANIFEST, VECTORS, SaveFolder, read_documents,
+    read_manifest, read_vectors,
 )
 from ..progress import progress
 from .tokenizer import Tokenizer
@@ -138,6 +139,9 @@ class HybridIndex:
     ) -> None:
         _check_embedder(embedder)
         _check_fusion(fusion, alpha, candidates)
+        if isinstance(rrf_k, bool) or not isinstance(rrf_k, int | float) or not (
+                math.isfinite(rrf_k) and rrf_k >= 0):
+            raise ValueError(f"rrf_k must be a finite number >= 0, got {rrf_k!r}")
         self.embedder = embedder
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)
@@ -411,7 +415,8 @@ class HybridIndex:
                       overrides: dict[str, Any]) -> HybridIndex:
         manifest = read_manifest(folder)
         _check_fingerprint(manifest, embedder, path)
-        tokenizer = _saved_tokenizer(folder, manifest["tokenizer"], overrides.pop("tokenizer", None))
+        tokenizer = _saved_tokenizer(folder, manifest["tokenizer"],
+                                     overrides.pop("tokenizer", None))
         bm25 = BM25Index.read(folder.folder(BM25_FOLDER))
         settings = {"auto": AutoAlpha(**manifest["auto"]), **manifest["settings"], **overrides}
         index = cls(embedder, bm25=bm25, tokenizer=tokenizer, **settings)

@@ -217,13 +217,10 @@ class Checker:
         self.that(not missing, f"{what} lacks {missing}")
         self.that(not unknown, f"{what} has keys save never writes: {unknown[:10]}")
 
-    def number(self, value: Any, name: str, low: float, high: float,
-               *, open_low: bool = False) -> None:
+    def number(self, value: Any, name: str, low: float, high: float) -> None:
         ok = (isinstance(value, int | float) and not isinstance(value, bool)
-              and math.isfinite(value) and (value > low if open_low else value >= low)
-              and value <= high)
-        interval = f"{'(' if open_low else '['}{low}, {high}]"
-        self.that(ok, f"{name} must be a number in {interval}, got {value!r}")
+              and math.isfinite(value) and low <= value <= high)
+        self.that(ok, f"{name} must be a number in [{low}, {high}], got {value!r}")
 
     def integer(self, value: Any, name: str, minimum: int) -> None:
         self.that(isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
@@ -235,7 +232,7 @@ def _check_settings(check: Checker, settings: Any) -> None:
     check.that(settings["fusion"] in FUSIONS, f"settings.fusion must be one of {FUSIONS}, "
                f"got {settings['fusion']!r}")
     check.number(settings["alpha"], "settings.alpha", 0.0, 1.0)
-    check.number(settings["rrf_k"], "settings.rrf_k", 0.0, math.inf, open_low=True)
+    check.number(settings["rrf_k"], "settings.rrf_k", 0.0, math.inf)
     check.integer(settings["candidates"], "settings.candidates", minimum=1)
     check.that(isinstance(settings["store_vectors"], bool), "settings.store_vectors must be "
                f"true or false, got {settings['store_vectors']!r}")
