@@ -195,9 +195,12 @@ def _mutate(file: Path, action: str, rng: random.Random, value) -> None:
     elif action == "delete":
         file.unlink()
     elif action == "swap-json" and file.suffix in (".json", ".jsonl"):
-        lines = raw.decode().splitlines() if file.suffix == ".jsonl" else [raw.decode()]
-        i = rng.randrange(len(lines))
-        lines[i] = json.dumps(_mutate_json(json.loads(lines[i]), rng, value))
+        try:  # an earlier mutation may have broken the JSON already: then leave it
+            lines = raw.decode().splitlines() if file.suffix == ".jsonl" else [raw.decode()]
+            i = rng.randrange(len(lines))
+            lines[i] = json.dumps(_mutate_json(json.loads(lines[i]), rng, value))
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError, or an empty file
+            return
         file.write_text("\n".join(lines) + "\n")
 
 
