@@ -17,6 +17,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from embedkit import HybridIndex
 
 from .conftest import REPO_ROOT
@@ -77,6 +79,7 @@ def _wait_for(proc: subprocess.Popen, prefix: str, deadline: float) -> str:
     raise AssertionError(f"no {prefix!r} in time")
 
 
+@pytest.mark.timeout(300)  # three child processes loading the model: ~1-3 min on 2 busy cores
 def test_two_writers_a_reader_and_a_killed_writer(tmp_path, module_embedder):
     target, stop = tmp_path / "idx", tmp_path / "stop"
     seed = HybridIndex(module_embedder)  # the reader needs a save to exist from the start
@@ -84,7 +87,7 @@ def test_two_writers_a_reader_and_a_killed_writer(tmp_path, module_embedder):
     seed.save(target)
     deadline = time.monotonic() + 180
     writers = [_spawn(WRITER, str(target), name, str(saves), str(tmp_path / f"cache-{name}"))
-               for name, saves in (("a", 20), ("b", 1000))]
+               for name, saves in (("a", 12), ("b", 1000))]
     reader = _spawn(READER, str(target), str(stop), "20")
     procs = [*writers, reader]
     try:
@@ -131,6 +134,7 @@ index.save(sys.argv[1])
 """
 
 
+@pytest.mark.timeout(180)
 def test_a_writer_killed_while_holding_the_lock_blocks_nobody(tmp_path, module_embedder):
     target = tmp_path / "idx"
     index = HybridIndex(module_embedder)
