@@ -29,7 +29,9 @@ import numpy as np
 
 from ..atomic_dir import open_regular_file
 from ..errors import IndexFormatError
+from .feedback import FEEDBACK_MODES, Feedback
 from .fusion import FUSIONS, AutoAlpha
+from .policy import SearchPolicy
 
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
@@ -40,6 +42,9 @@ SMALL_JSON_LIMIT = 1 << 20   # settings files: bytes
 MANIFEST_LIMIT = 64 << 20    # the manifest holds the tokenizer's glossary and stopwords
 _TOP_KEYS = ("format", "fingerprint", "embedder", "count", "settings", "auto", "tokenizer")
 _SETTING_KEYS = ("fusion", "alpha", "rrf_k", "candidates", "store_vectors")
+# Written by newer saves only; a save without them loads with the defaults.
+_OPTIONAL_TOP_KEYS = ("policy",)
+_OPTIONAL_SETTING_KEYS = ("feedback",)
 
 
 class SaveFolder:
@@ -151,7 +156,7 @@ def read_manifest(folder: SaveFolder) -> dict[str, Any]:
     """
     manifest = folder.read_json(MANIFEST, MANIFEST_LIMIT)
     check = Checker(folder, MANIFEST)
-    check.keys(manifest, _TOP_KEYS, "the manifest")
+    check.keys(manifest, _TOP_KEYS, "the manifest", optional=_OPTIONAL_TOP_KEYS)
     check.that(manifest["format"] == INDEX_FORMAT,
                f"unsupported index format {manifest['format']!r} (this version reads "
                f"{INDEX_FORMAT})")
@@ -161,6 +166,8 @@ def read_manifest(folder: SaveFolder) -> dict[str, Any]:
     check.integer(manifest["count"], "count", minimum=0)
     _check_settings(check, manifest["settings"])
     _check_auto(check, manifest["auto"])
+    if "policy" in manifest:
+        _check_policy(check, manifest["policy"])
     check.that(isinstance(manifest["tokenizer"], dict), "tokenizer must be an object")
     return manifest
 
@@ -210,10 +217,13 @@ class Checker:
         if not condition:
             raise self.folder.error(self.name, self.where + problem)
 
-    def keys(self, value: Any, expected: Collection[str], what: str) -> None:
+    def keys(self, value: Any, expected: Collection[str], what: str,
+             optional: Collection[str] = ()) -> None:
+        """``value`` is a JSON object with every ``expected`` key, and no key but those and
+        ``optional`` ones."""
         self.that(isinstance(value, dict), f"{what} is not a JSON object")
         missing = [k for k in expected if k not in value]
-        unknown = sorted(str(k) for k in value if k not in expected)
+        unknown = sorted(str(k) for k in value if k not in expected and k not in optional)
         self.that(not missing, f"{what} lacks {missing}")
         self.that(not unknown, f"{what} has keys save never writes: {unknown[:10]}")
 
@@ -228,7 +238,7 @@ class Checker:
 
 
 def _check_settings(check: Checker, settings: Any) -> None:
-    check.keys(settings, _SETTING_KEYS, "settings")
+    check.keys(settings, _SETTING_KEYS, "settings", optional=_OPTIONAL_SETTING_KEYS)
     check.that(settings["fusion"] in FUSIONS, f"settings.fusion must be one of {FUSIONS}, "
                f"got {settings['fusion']!r}")
     check.number(settings["alpha"], "settings.alpha", 0.0, 1.0)
@@ -236,6 +246,9 @@ def _check_settings(check: Checker, settings: Any) -> None:
     check.integer(settings["candidates"], "settings.candidates", minimum=1)
     check.that(isinstance(settings["store_vectors"], bool), "settings.store_vectors must be "
                f"true or false, got {settings['store_vectors']!r}")
+    feedback = settings.get("feedback")
+    check.that(feedback is None or feedback in FEEDBACK_MODES,
+               f"settings.feedback must be null or one of {FEEDBACK_MODES}, got {feedback!r}")
 
 
 def _check_auto(check: Checker, auto: Any) -> None:
@@ -247,3 +260,17 @@ def _check_auto(check: Checker, auto: Any) -> None:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number save writes")
+
+
+def _check_policy(check: Checker, policy: Any) -> None:
+    check.keys(policy, [f.name for f in fields(SearchPolicy)], "policy")
+    for name in ("dense_alpha", "agreement_alpha", "lexical_alpha"):
+        check.number(policy[name], f"policy.{name}", 0.0, 1.0)
+    check.number(policy["feedback_max_code"], "policy.feedback_max_code", 0.0, 1.01)
+    check.integer(policy["agreement_depth"], "policy.agreement_depth", minimum=1)
+    feedback = policy["feedback"]
+    check.keys(feedback, [f.name for f in fields(Feedback)], "policy.feedback")
+    check.integer(feedback["depth"], "policy.feedback.depth", minimum=1)
+    check.integer(feedback["terms"], "policy.feedback.terms", minimum=1)
+    check.number(feedback["beta"], "policy.feedback.beta", 0.0, 10.0)
+    check.number(feedback["weight"], "policy.feedback.weight", 0.0, 1.0)

@@ -53,6 +53,8 @@ BAD_SETTINGS = [
     ("tokenizer", "stopwords", [1, 2]), ("tokenizer", "glossary", {"a": 5}),
     ("tokenizer", "stemmer_language", 3), ("tokenizer", "glossary_ignore_case", "no"),
     (None, "count", -1), (None, "count", "4"), (None, "fingerprint", 12), (None, "format", 2),
+    ("settings", "feedback", "sometimes"), ("policy", "dense_alpha", 3),
+    ("policy", "agreement_depth", 0), ("policy", "feedback", {"depth": 0}), ("policy", "x", 1),
 ]
 
 
