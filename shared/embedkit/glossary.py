@@ -38,16 +38,34 @@ class Glossary:
 
     @classmethod
     def from_file(cls, path: str | Path, *, ignore_case: bool = False) -> Glossary:
-        """Read a JSON object or a two-column CSV (term, expansion; an optional header)."""
+        """Read a JSON object or a two-column CSV (term, expansion; an optional header).
+
+        Raises:
+            FileNotFoundError: no such file.
+            ValueError: naming the file: not a regular file, not UTF-8, not valid JSON/CSV,
+                or not term -> expansion pairs.
+        """
+        if not isinstance(path, str | Path):
+            raise TypeError(f"a glossary file path must be str or Path, got {type(path).__name__}")
         path = Path(path).expanduser()
-        if path.suffix.lower() == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError(f"{path}: expected a JSON object of term -> expansion")
-            return cls(data, ignore_case=ignore_case)
-        if path.suffix.lower() in {".csv", ".tsv"}:
+        suffix = path.suffix.lower()
+        if suffix not in {".json", ".csv", ".tsv"}:
+            raise ValueError(f"{path}: glossary files must be .json, .csv or .tsv")
+        if path.exists() and not path.is_file():
+            raise ValueError(f"{path}: is not a regular file (a folder?); pass a glossary file")
+        try:
+            if suffix == ".json":
+                return cls(_read_json(path), ignore_case=ignore_case)
             return cls(_read_csv(path), ignore_case=ignore_case)
-        raise ValueError(f"{path}: glossary files must be .json, .csv or .tsv")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: is not UTF-8 text (byte {exc.start}); save the glossary "
+                             "as UTF-8") from None
+        except csv.Error as exc:
+            raise ValueError(f"{path}: is not a valid CSV file ({exc})") from None
+        except (TypeError, ValueError) as exc:
+            if str(path) in str(exc):
+                raise
+            raise type(exc)(f"{path}: {exc}") from None
 
     def expand(self, text: str) -> str:
         """Write each known term as ``term (expansion)``; already-expanded terms stay as they are."""
@@ -108,7 +126,21 @@ def as_glossary(value: Glossary | Mapping[str, str] | str | Path | None) -> Glos
         return value
     if isinstance(value, Mapping):
         return Glossary(value)
-    return Glossary.from_file(value)
+    if isinstance(value, str | Path):
+        return Glossary.from_file(value)
+    raise TypeError(f"glossary must be a Glossary, a {{term: expansion}} mapping or a .json/.csv "
+                    f"file path, got {type(value).__name__}")
+
+
+def _read_json(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: is not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                         f"{exc.colno})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of term -> expansion")
+    return data
 
 
 def _clean_terms(terms: Mapping[str, str]) -> dict[str, str]:
