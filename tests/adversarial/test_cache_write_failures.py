@@ -50,6 +50,8 @@ def test_a_full_redis_returns_every_paid_vector_and_rebills_only_what_it_could_n
         cached = {text for text in TEXTS if client.exists(
             "embedkit:" + cache_key(emb.fingerprint, "document", text))}
         assert 0 < len(cached) < len(TEXTS)
+        print(f"full Redis: {len(got)}/{len(TEXTS)} vectors returned, {len(cached)} cached, "
+              f"{len(messages)} warning")
 
         fake_api.reset()
         with warnings.catch_warnings():
@@ -59,6 +61,7 @@ def test_a_full_redis_returns_every_paid_vector_and_rebills_only_what_it_could_n
         np.testing.assert_array_equal(rerun, got)
         assert not cached & set(resent)  # nothing that was cached is billed again
         assert sorted(resent) == sorted(set(TEXTS) - cached)
+        print(f"rerun: {len(resent)} texts billed again = {len(TEXTS)} - {len(cached)} cached")
 
         key = cache_key(emb.fingerprint, "document", "one more")
         with pytest.raises(EmbedKitError) as refused:

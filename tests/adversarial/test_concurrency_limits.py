@@ -25,6 +25,7 @@ def test_gathered_async_calls_share_one_limit(fake_api):
 
     vectors = asyncio.run(main())
     assert len(vectors) == 50 and len(fake_api.requests) == 50
+    print(f"50 gathered aembed_query, limit 4: {fake_api.max_in_flight} in flight at most")
     assert 2 <= fake_api.max_in_flight <= 4
 
 
@@ -48,6 +49,7 @@ def test_threads_and_their_event_loops_share_one_limit(fake_api):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    print(f"8 threads x 5 calls, limit 2: {fake_api.max_in_flight} in flight at most")
     assert not errors and len(fake_api.requests) == 40
     assert fake_api.max_in_flight == 2
 
