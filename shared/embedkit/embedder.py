@@ -467,7 +467,7 @@ def _check_budget(budget: Budget | None, spec: ModelSpec) -> Budget | None:
 
 
 def _check_cache_argument(cache: object) -> None:
-    if isinstance(cache, bool | str):
+    if cache is None or isinstance(cache, bool | str):
         return
     if not (callable(getattr(cache, "get_many", None)) and callable(getattr(cache, "put_many",
                                                                             None))):
@@ -506,7 +506,7 @@ def _default_batch_size(provider: Provider) -> int:
 
 def _open_cache(cache: bool | str | VectorCache,
                 cache_dir: str | Path | None) -> VectorCache | None:
-    if cache is False:
+    if cache is False or cache is None:
         return None
     if cache is True:
         return DiskVectorCache(cache_dir)
