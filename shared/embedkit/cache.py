@@ -125,8 +125,8 @@ class DiskVectorCache:
     def __init__(self, directory: str | Path | None = None, *, size_limit_gb: float = 10.0) -> None:
         self.directory = Path(directory).expanduser() if directory else default_cache_dir()
         self._warned_tampered = False
+        self.directory.mkdir(parents=True, exist_ok=True)  # a bad path: its own clear OSError
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
             # bytes values are stored as SQLite BLOBs (or diskcache value files) and str keys as
             # TEXT; SafeDisk refuses to read anything else back.
             self._cache = diskcache.Cache(str(self.directory), disk=SafeDisk,

@@ -41,6 +41,7 @@ class Glossary:
         """Read a JSON object or a two-column CSV (term, expansion; an optional header).
 
         Raises:
+            TypeError: ``path`` is not a str or Path.
             FileNotFoundError: no such file.
             ValueError: naming the file: not a regular file, not UTF-8, not valid JSON/CSV,
                 or not term -> expansion pairs.
@@ -53,19 +54,15 @@ class Glossary:
             raise ValueError(f"{path}: glossary files must be .json, .csv or .tsv")
         if path.exists() and not path.is_file():
             raise ValueError(f"{path}: is not a regular file (a folder?); pass a glossary file")
+        if suffix == ".json":
+            data = _read_json(path)
+            if not isinstance(data, dict):
+                raise ValueError(f"{path}: expected a JSON object of term -> expansion")
+            return cls(data, ignore_case=ignore_case)
         try:
-            if suffix == ".json":
-                return cls(_read_json(path), ignore_case=ignore_case)
             return cls(_read_csv(path), ignore_case=ignore_case)
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{path}: is not UTF-8 text (byte {exc.start}); save the glossary "
-                             "as UTF-8") from None
         except csv.Error as exc:
-            raise ValueError(f"{path}: is not a valid CSV file ({exc})") from None
-        except (TypeError, ValueError) as exc:
-            if str(path) in str(exc):
-                raise
-            raise type(exc)(f"{path}: {exc}") from None
+            raise ValueError(f"{path}: not a valid CSV file ({exc})") from None
 
     def expand(self, text: str) -> str:
         """Write each known term as ``term (expansion)``; already-expanded terms stay as they are."""
@@ -132,17 +129,6 @@ def as_glossary(value: Glossary | Mapping[str, str] | str | Path | None) -> Glos
                     f"file path, got {type(value).__name__}")
 
 
-def _read_json(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: is not valid JSON ({exc.msg} at line {exc.lineno}, column "
-                         f"{exc.colno})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object of term -> expansion")
-    return data
-
-
 def _clean_terms(terms: Mapping[str, str]) -> dict[str, str]:
     cleaned: dict[str, str] = {}
     for term, expansion in terms.items():
@@ -155,10 +141,25 @@ def _clean_terms(terms: Mapping[str, str]) -> dict[str, str]:
     return cleaned
 
 
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                         f"{exc.colno}); expected an object of term -> expansion") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                         f"position {exc.start}); save it as UTF-8") from None
+
+
 def _read_csv(path: Path) -> dict[str, str]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row and any(row)]
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = [row for row in csv.reader(fh, delimiter=delimiter) if row and any(row)]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                         f"position {exc.start}); save it as UTF-8") from None
     if rows and [c.strip().lower() for c in rows[0][:2]] in (["term", "expansion"],
                                                                ["acronym", "expansion"]):
         rows = rows[1:]
