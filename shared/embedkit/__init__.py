@@ -15,7 +15,8 @@ from .embedder import Embedder
 from .cost import CostTracker, estimate_cost
 from .errors import (
     APIError, BudgetExceeded, CacheError, CacheUnavailableError, EmbedKitError,
-    FingerprintMismatchError, ModelNotFoundError, ProviderError, UnknownModelError,
+    FingerprintMismatchError, IndexFormatError, ModelNotFoundError, ProviderError,
+    UnknownModelError,
 )
 from .glossary import Glossary
 from .retrieval.bm25 import BM25Index
@@ -48,6 +49,7 @@ __all__ = [
     "FingerprintMismatchError",
     "Glossary",
     "HybridIndex",
+    "IndexFormatError",
     "ModelNotFoundError",
     "ModelSpec",
     "MonitorAlert",

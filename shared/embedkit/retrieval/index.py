@@ -1,36 +1,46 @@
 """`HybridIndex`: BM25 + exact dense search, fused soundly, saved without pickle.
 
-The guide's ``HybridRetriever`` divides by the max score (wrong for negative cosines, a
-division by zero when no BM25 term matches) and tokenizes with ``str.split``. Here each side
-returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
-their union. ``fusion="auto"`` leans on BM25 only for queries whose tokens are rare in the
-corpus (codes, part numbers, names), where it beats dense retrieval.
+Dividing each side's scores by their maximum (as the embedding guide's ``HybridRetriever`` does,
+docs/guide-reference.md, "HybridRetriever and HybridEmbedder") is wrong for negative cosines and
+divides by zero when no BM25 term matches; ``str.split`` is no tokenizer either. Here each side
+returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and
+fuses over their union. ``fusion="auto"`` (`embedkit.retrieval.policy`) weights BM25 by how much
+its list agrees with the dense one and by the query's rare codes, and re-searches with dense
+pseudo-relevance feedback (`embedkit.retrieval.feedback`) unless the query is a known-item
+lookup.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from ..atomic_dir import current_version, new_version
+from ..arguments import check_int
+from ..atomic_dir import new_version, read_current
 from .bm25 import BM25Index, top_k_positive
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
-from .fusion import AutoAlpha, FusedHit, rrf, weighted
+from .feedback import check_feedback_mode, expansion_terms, mix_scores, rocchio
+from .fusion import FUSIONS, AutoAlpha, FusedHit, rrf, weighted_top
+from .persistence import (
+    BM25_FOLDER, DOCUMENTS, INDEX_FORMAT, MANIFEST, VECTORS, SaveFolder, read_documents,
+    read_manifest, read_vectors,
+)
+from .policy import SearchPolicy
+from .signals import overlap, query_signals
 from ..progress import progress
 from .tokenizer import Tokenizer
 from ..validation import validate_query, validate_texts
 
-FUSIONS = ("auto", "rrf", "weighted", "dense", "bm25")
 DEFAULT_FUSION = "auto"
-_FORMAT = 1
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
 
 #: ``{key: value}`` equality on every key, or a predicate over a document's metadata (what an
@@ -95,8 +105,18 @@ class HybridIndex:
 
     Args:
         embedder: the model that embeds both documents and queries (one vector space).
-        fusion: ``"auto"`` (default: per-query dense weight from the query's lexical signal),
+        fusion: ``"auto"`` (default: `embedkit.retrieval.policy.SearchPolicy`, a per-query
+            dense weight from the lists' agreement and the query's codes, plus dense feedback),
+            ``"auto-v1"`` (the previous default: a weight from the query's rare tokens only),
             ``"rrf"``, ``"weighted"``, ``"dense"`` or ``"bm25"``.
+        feedback: pseudo-relevance feedback from the first ranking's top documents:
+            ``"none"``, ``"dense"`` (Rocchio on the query vector; the candidates are scored
+            again, no model call), ``"bm25"`` (RM3-style expansion tokens), ``"both"``, or
+            ``"auto"`` (dense feedback unless the query is a known-item lookup). None
+            (default): ``"auto"`` under ``fusion="auto"``, else ``"none"``. Dense feedback
+            needs the candidates' vectors: with ``store_vectors=False`` (an external vector
+            store) or without a query vector it is skipped and the first dense list is kept.
+        policy: the settings of ``fusion="auto"`` and of feedback.
         alpha: dense weight in [0, 1] for ``"weighted"``; for ``"rrf"`` the list weights are
             ``alpha`` and ``1 - alpha`` (0.5: plain RRF).
         rrf_k: the RRF constant.
@@ -133,8 +153,16 @@ class HybridIndex:
         show_progress: bool = False,
         auto: AutoAlpha | None = None,
         monitor: SearchObserver | None = None,
+        feedback: str | None = None,
+        policy: SearchPolicy | None = None,
     ) -> None:
+        _check_embedder(embedder)
         _check_fusion(fusion, alpha, candidates)
+        if isinstance(rrf_k, bool) or not isinstance(rrf_k, int | float) or not (
+                math.isfinite(rrf_k) and rrf_k >= 0):
+            raise ValueError(f"rrf_k must be a finite number >= 0, got {rrf_k!r}")
+        if feedback is not None:
+            check_feedback_mode(feedback)
         self.embedder = embedder
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)
@@ -142,6 +170,8 @@ class HybridIndex:
         self.store_vectors = store_vectors
         self.show_progress = show_progress
         self.auto = auto or AutoAlpha()
+        self.feedback = feedback
+        self.policy = policy or SearchPolicy()
         self.monitor = monitor
         self._docs = _Documents()
         self._blocks: list[np.ndarray] = []  # appended matrices, joined lazily on search
@@ -161,7 +191,12 @@ class HybridIndex:
 
     def add(self, texts: Sequence[str], ids: Sequence[str] | None = None,
             metadatas: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
-        """Embed and index texts; an id already present is replaced. Returns the ids."""
+        """Embed and index texts; an id already present is replaced. Returns the ids.
+
+        Metadata is stored as JSON would give it back (tuples become lists), so a filter
+        matches the same documents before and after `save` / `load`. Keys must be strings and
+        numbers finite (``{1: ...}`` and ``{"1": ...}`` would collide on disk): TypeError.
+        """
         texts = validate_texts(texts)
         ids = _check_ids(ids, len(texts))
         metadatas = _check_metadatas(metadatas, ids)
@@ -193,24 +228,27 @@ class HybridIndex:
                dense_candidates: Sequence[tuple[str, float]] | None = None,
                fusion: str | None = None, alpha: float | None = None,
                ids: Collection[str] | None = None,
-               query_vector: np.ndarray | None = None) -> list[SearchHit]:
+               query_vector: np.ndarray | None = None,
+               feedback: str | None = None) -> list[SearchHit]:
         """The best ``k`` documents for ``query`` (fewer when the corpus or filter has fewer).
 
         Args:
             filter: metadata equality on every key, or a predicate over a document's
                 metadata; applied before taking the top k.
             dense_candidates: ``(id, similarity)`` pairs from an external vector store,
-                used instead of this index's own matrix.
+                used instead of this index's own matrix. Scores must be finite numbers
+                (ValueError names the id); an id listed twice counts once, with its best
+                score.
             fusion: override the index's fusion for this query.
             alpha: override the index's ``alpha`` for this query.
             ids: search only these documents (e.g. a per-query candidate pool); combined
                 with ``filter``. Unknown ids raise KeyError.
             query_vector: the query's vector when already embedded by this index's
                 embedder (e.g. many queries at once with ``embedder.embed_queries``).
+            feedback: override the index's ``feedback`` for this query.
         """
         validate_query(query)
-        options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates)
+        options = self._options(k, fusion, alpha, filter, ids, dense_candidates, feedback)
         if query_vector is None and self._needs_query_vector(options):
             query_vector = self.embedder.embed_query(query)
         return self._search(query, query_vector, options)
@@ -219,11 +257,11 @@ class HybridIndex:
                       dense_candidates: Sequence[tuple[str, float]] | None = None,
                       fusion: str | None = None, alpha: float | None = None,
                       ids: Collection[str] | None = None,
-                      query_vector: np.ndarray | None = None) -> list[SearchHit]:
+                      query_vector: np.ndarray | None = None,
+                      feedback: str | None = None) -> list[SearchHit]:
         """`search` without blocking the event loop."""
         validate_query(query)
-        options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates)
+        options = self._options(k, fusion, alpha, filter, ids, dense_candidates, feedback)
         if query_vector is None and self._needs_query_vector(options):
             query_vector = await self.embedder.aembed_query(query)
         return await asyncio.to_thread(self._search, query, query_vector, options)
@@ -233,6 +271,7 @@ class HybridIndex:
         k, mode = options.k, options.fusion
         _check_k(k)
         _check_fusion(mode, options.alpha, self.candidates)
+        feedback = _resolve_feedback(options.feedback, mode)
         query_vector = self._check_query_vector(query_vector)
         if k == 0 or not self._docs.ids:
             return []
@@ -244,12 +283,83 @@ class HybridIndex:
             dense_scores, options.dense_candidates, allowed, depth)
         bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
-        fused = self._fuse(mode, options.alpha, dense, sparse, tokens,
-                           complete_bm25=len(sparse) < depth)
+        alpha, wants_feedback = self._decide(mode, options.alpha, tokens, dense, sparse,
+                                             gate=feedback == "auto")
+        limit = max(k, self.policy.feedback.depth)  # hits built: the k returned, feedback's
+        fused = self._fuse(mode, alpha, dense, sparse, complete_bm25=len(sparse) < depth,
+                           limit=limit)
+        if feedback == "auto":
+            feedback = "dense" if wants_feedback else "none"
+        if feedback != "none":
+            fb_dense, fb_sparse = dense, sparse
+            if feedback in ("dense", "both"):
+                fb_dense = self._dense_feedback(query_vector, fused, dense, sparse, depth)
+            if feedback in ("bm25", "both") and bm25_scores is not None:
+                fb_sparse = self._bm25_feedback(tokens, fused, bm25_scores, allowed, depth)
+            fused = self._fuse(mode, alpha, fb_dense, fb_sparse,
+                               complete_bm25=len(fb_sparse) < depth, limit=limit)
         if self.monitor is not None and mode != "bm25":
             self.monitor.observe(query_vector, [score for _, score in dense[:k]])
         return [self._hit(item, dense_scores, bm25_scores, options.dense_candidates)
                 for item in fused[:k]]
+
+    def _options(self, k: int, fusion: str | None, alpha: float | None,
+                 filter: MetadataFilter | None, ids: Collection[str] | None,
+                 dense_candidates: Sequence[tuple[str, float]] | None,
+                 feedback: str | None) -> _Options:
+        """One search's settings, checked before any work (embedding the query) is done."""
+        return _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
+                        _check_filter(filter), ids,
+                        None if dense_candidates is None else _check_candidates(dense_candidates),
+                        feedback or self.feedback)
+
+    def _decide(self, mode: str, alpha: float, tokens: list[str], dense: list, sparse: list,
+                *, gate: bool) -> tuple[float, bool]:
+        """The dense weight for this query and whether ``feedback="auto"`` runs feedback.
+
+        The query's signals need BM25's statistics: they are only read when a decision needs
+        them, so a dense-only search never waits for a BM25 rebuild after an ``add``.
+        """
+        if mode not in ("auto", "auto-v1") and not gate:
+            return alpha, False
+        signals = query_signals(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        if mode == "auto":
+            agreement = overlap([p for p, _ in dense], [p for p, _ in sparse],
+                                self.policy.agreement_depth)
+            alpha = self.policy.alpha(signals, agreement)
+        elif mode == "auto-v1":
+            alpha = self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        return alpha, self.policy.wants_feedback(signals)
+
+    def _dense_feedback(self, query_vector: np.ndarray | None, ranking: list[FusedHit],
+                        dense: list, sparse: list, depth: int) -> list[tuple[int, float]]:
+        """The candidates (both lists) scored again by the Rocchio-moved query vector.
+
+        Kept as it is when there is no query vector or no stored matrix (the dense side is an
+        external vector store): the feedback documents' vectors are unknown.
+        """
+        settings = self.policy.feedback
+        if query_vector is None or not self.store_vectors or not ranking:
+            return dense
+        matrix = self._matrix()
+        top = [int(hit.id) for hit in ranking[:settings.depth]]
+        moved = rocchio(query_vector, matrix[top], settings.beta)
+        pool = np.unique(np.fromiter((p for p, _ in (*dense, *sparse)), dtype=np.int64))
+        scores = matrix[pool] @ moved
+        order = np.lexsort((pool, -scores))[:depth]
+        return [(int(pool[i]), float(scores[i])) for i in order]
+
+    def _bm25_feedback(self, tokens: list[str], ranking: list[FusedHit],
+                       bm25_scores: np.ndarray, allowed: np.ndarray | None,
+                       depth: int) -> list[tuple[int, float]]:
+        """BM25 list of the query expanded with the top documents' characteristic tokens."""
+        settings = self.policy.feedback
+        top = [self.bm25.tokens[int(hit.id)] for hit in ranking[:settings.depth]]
+        terms = expansion_terms(tokens, top, self.bm25.idf, settings.terms)
+        if not terms:
+            return _bm25_list(bm25_scores, allowed, depth)
+        mixed = mix_scores(bm25_scores, self.bm25.get_scores(terms), settings.weight)
+        return _bm25_list(mixed, allowed, depth)
 
     def _needs_query_vector(self, options: _Options) -> bool:
         return (options.fusion != "bm25" and options.dense_candidates is None
@@ -282,29 +392,25 @@ class HybridIndex:
     def _external_list(self, external: Sequence[tuple[str, float]],
                        allowed: np.ndarray | None) -> list[tuple[int, float]]:
         pairs = []
-        for doc_id, score in external:
+        for doc_id, score in external:  # checked by _check_candidates: unique, finite
             position = self._docs.positions.get(doc_id)
             # A shared vector store may hold documents this index never saw: skip them.
             if position is not None and (allowed is None or allowed[position]):
-                pairs.append((position, float(score)))
+                pairs.append((position, score))
         return pairs
 
-    def _fuse(self, mode: str, alpha: float, dense: list, sparse: list, tokens: list[str], *,
-              complete_bm25: bool) -> list[FusedHit]:
+    def _fuse(self, mode: str, alpha: float, dense: list, sparse: list, *,
+              complete_bm25: bool, limit: int) -> list[FusedHit]:
         if mode == "dense":
-            return _single(dense, which=0)
+            return _single(dense[:limit], which=0)
         if mode == "bm25":
-            return _single(sparse, which=1)
+            return _single(sparse[:limit], which=1)
         if mode == "rrf":
             return rrf([dense, sparse], weights=[alpha, 1 - alpha], k=self.rrf_k)
-        if mode == "auto":
-            alpha = self._auto_alpha(tokens)
         # A BM25 list shorter than asked holds every matching document: the true floor of the
         # rest is 0, so its last match keeps some credit instead of normalizing to 0.
-        return weighted(dense, sparse, alpha, floors=(None, 0.0 if complete_bm25 else None))
-
-    def _auto_alpha(self, tokens: list[str]) -> float:
-        return self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        return weighted_top(dense, sparse, alpha, limit=limit,
+                            floors=(None, 0.0 if complete_bm25 else None))
 
     def _hit(self, item: FusedHit, dense_scores: np.ndarray | None,
              bm25_scores: np.ndarray | None, external: Any) -> SearchHit:
@@ -324,7 +430,7 @@ class HybridIndex:
         allowed = None
         if callable(filter):
             allowed = np.array([bool(filter(meta)) for meta in self._docs.metadatas], dtype=bool)
-        elif filter:
+        elif filter:  # a dict, checked and JSON-normalized by _check_filter
             allowed = np.array([all(key in meta and meta[key] == value
                                     for key, value in filter.items())
                                 for meta in self._docs.metadatas], dtype=bool)
@@ -347,61 +453,83 @@ class HybridIndex:
         """Write the index to a folder: numpy arrays, JSON and BM25 files, no pickle.
 
         A new version is written beside the old one and then made current in one atomic
-        rename, so a crash mid-save leaves the previous save loadable.
+        rename, so a crash mid-save leaves the previous save loadable. Saves from several
+        processes to one folder take turns (a lock file), and a `load` running meanwhile
+        returns the old or the new version (`embedkit.atomic_dir`).
         """
         with new_version(path) as folder:
             if self.store_vectors:
-                np.save(folder / "vectors.npy", self._matrix(), allow_pickle=False)
-            with (folder / "documents.jsonl").open("w", encoding="utf-8") as fh:
+                np.save(folder / VECTORS, self._matrix(), allow_pickle=False)
+            with (folder / DOCUMENTS).open("w", encoding="utf-8") as fh:
                 for doc_id, text, meta in zip(self._docs.ids, self._docs.texts,
                                               self._docs.metadatas):
                     fh.write(json.dumps({"id": doc_id, "text": text, "metadata": meta},
                                         ensure_ascii=False) + "\n")
-            self.bm25.save(folder / "bm25")
-            (folder / "manifest.json").write_text(json.dumps(self._manifest(), indent=2),
-                                                  encoding="utf-8")
+            self.bm25.save(folder / BM25_FOLDER)
+            (folder / MANIFEST).write_text(json.dumps(self._manifest(), indent=2),
+                                           encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder, **overrides: Any) -> HybridIndex:
-        """Open a saved index; the embedder must have the fingerprint it was built with."""
-        folder = current_version(path)
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("format") != _FORMAT:
-            raise ValueError(f"{folder}: unsupported index format {manifest.get('format')!r}")
+        """Open a saved index; the embedder must have the fingerprint it was built with.
+
+        The folder is read as untrusted input: ``CURRENT`` must name a version folder inside
+        it, symlinks and anything but regular files are refused, sizes and array shapes are
+        checked before reading, and every setting must be one `save` writes. A load racing
+        saves from other processes returns the old or the new version.
+
+        Args:
+            path: the folder given to `save`.
+            embedder: configured as when the index was built.
+            **overrides: constructor settings that replace the saved ones (``fusion``,
+                ``monitor``, ``show_progress``...). ``tokenizer``: required when the index was
+                saved with a pattern outside `embedkit.retrieval.tokenizer.PATTERNS` (a regex
+                read from disk is never compiled); it must equal the saved tokenizer.
+
+        Raises:
+            FileNotFoundError: nothing was saved at ``path``.
+            embedkit.errors.IndexFormatError: a corrupt, inconsistent or hostile save (the
+                message names the file).
+            embedkit.errors.FingerprintMismatchError: built with another embedder.
+        """
+        _check_embedder(embedder)
+        return read_current(path, lambda version: cls._read_version(
+            SaveFolder(version), embedder, path, dict(overrides)))
+
+    @classmethod
+    def _read_version(cls, folder: SaveFolder, embedder: Embedder, path: str | Path,
+                      overrides: dict[str, Any]) -> HybridIndex:
+        manifest = read_manifest(folder)
         _check_fingerprint(manifest, embedder, path)
-        settings = {**manifest["settings"], **overrides}
-        index = cls(embedder, bm25=BM25Index.load(folder / "bm25"),
-                    tokenizer=Tokenizer.from_dict(manifest["tokenizer"]),
-                    auto=AutoAlpha(**manifest["auto"]), **settings)
-        index._load_documents(folder, manifest)
+        tokenizer = _saved_tokenizer(folder, manifest["tokenizer"],
+                                     overrides.pop("tokenizer", None))
+        bm25 = BM25Index.read(folder.folder(BM25_FOLDER))
+        settings = {"auto": AutoAlpha(**manifest["auto"]), **manifest["settings"], **overrides}
+        if "policy" in manifest:  # saves before the policy existed use the default one
+            settings = {"policy": SearchPolicy(**manifest["policy"]), **settings}
+        index = cls(embedder, bm25=bm25, tokenizer=tokenizer, **settings)
+        ids, texts, metadatas = read_documents(folder, manifest["count"])
+        if len(bm25) != len(ids):
+            raise folder.error(f"{BM25_FOLDER}/bm25.json", f"{len(bm25)} documents, "
+                               f"documents.jsonl {len(ids)}")
+        index._docs.append(ids, texts, metadatas)
+        if index.store_vectors:
+            index._blocks = [read_vectors(folder, len(ids), embedder.dimension)]
         return index
 
     def _manifest(self) -> dict[str, Any]:
         return {
-            "format": _FORMAT,
+            "format": INDEX_FORMAT,
             "fingerprint": self.embedder.fingerprint,
             "embedder": self.embedder.describe(),
             "count": len(self),
             "settings": {"fusion": self.fusion, "alpha": self.alpha, "rrf_k": self.rrf_k,
-                         "candidates": self.candidates, "store_vectors": self.store_vectors},
+                         "candidates": self.candidates, "store_vectors": self.store_vectors,
+                         "feedback": self.feedback},
             "auto": asdict(self.auto),
+            "policy": self.policy.to_dict(),
             "tokenizer": self.tokenizer.to_dict(),
         }
-
-    def _load_documents(self, folder: Path, manifest: Mapping[str, Any]) -> None:
-        with (folder / "documents.jsonl").open(encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh]
-        self._docs.append([r["id"] for r in rows], [r["text"] for r in rows],
-                          [r["metadata"] for r in rows])
-        if self.store_vectors:
-            matrix = np.load(folder / "vectors.npy", allow_pickle=False)
-            if matrix.shape != (len(rows), self.embedder.dimension):
-                raise ValueError(f"{folder}: vectors {matrix.shape} do not match "
-                                 f"{len(rows)} documents of dimension {self.embedder.dimension}")
-            self._blocks = [matrix.astype(np.float32, copy=False)]
-        if len(rows) != manifest["count"] or len(self.bm25) != len(rows):
-            raise ValueError(f"{folder}: the save is inconsistent ({len(rows)} documents, "
-                             f"{len(self.bm25)} BM25 entries, manifest {manifest['count']})")
 
     # ------------------------------------------------------------------ internals
     def _matrix(self) -> np.ndarray:
@@ -440,6 +568,7 @@ class _Options:
     filter: MetadataFilter | None
     ids: Collection[str] | None
     dense_candidates: Sequence[tuple[str, float]] | None
+    feedback: str | None
 
 
 def _single(ranked: list[tuple[int, float]], which: int) -> list[FusedHit]:
@@ -470,20 +599,75 @@ def _check_fusion(fusion: str, alpha: float, candidates: int) -> None:
         raise ValueError(f"candidates must be a positive integer, got {candidates!r}")
 
 
+def _resolve_feedback(feedback: str | None, fusion: str) -> str:
+    """None means the fusion's own choice: feedback decided per query by ``"auto"`` only."""
+    if feedback is None:
+        return "auto" if fusion == "auto" else "none"
+    return check_feedback_mode(feedback)
+
+
 def _check_k(k: int) -> None:
-    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 0:
-        raise ValueError(f"k must be an integer >= 0, got {k!r}")
+    check_int("k", k, minimum=0, numpy_ok=True)
+
+
+def _check_embedder(embedder: Any) -> None:
+    missing = [name for name in ("embed_documents", "embed_query", "fingerprint", "dimension")
+               if not hasattr(embedder, name)]
+    if missing:
+        raise TypeError(f"HybridIndex needs an embedder (embedkit.Embedder), got "
+                        f"{type(embedder).__name__}: {embedder!r:.80}")
+
+
+def _check_filter(filter: Any) -> MetadataFilter | None:
+    """A callable as it is, or a dict normalized like stored metadata (tuples -> lists)."""
+    if filter is None or callable(filter):
+        return filter
+    if not isinstance(filter, Mapping):
+        raise TypeError(f"filter must be a dict {{key: value}} or a callable over a document's "
+                        f"metadata, got {type(filter).__name__}: {filter!r:.80}")
+    for key in filter:
+        if not isinstance(key, str):
+            raise TypeError(f"filter key {key!r} is {type(key).__name__}; metadata keys are str")
+    return {key: _json_value(value, f"filter value for {key!r}") for key, value in filter.items()}
+
+
+def _check_candidates(candidates: Any) -> list[tuple[str, float]]:
+    """``(id, score)`` pairs: each id once with its best score, best first; scores finite."""
+    if isinstance(candidates, str | bytes | Mapping) or not isinstance(candidates, Iterable):
+        raise TypeError("dense_candidates must be a list of (id, score) pairs, got "
+                        f"{type(candidates).__name__}")
+    best: dict[str, float] = {}
+    for i, pair in enumerate(candidates):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise TypeError(f"dense_candidates[{i}] must be an (id, score) pair, got "
+                            f"{pair!r:.80}")
+        doc_id, score = pair
+        if not isinstance(doc_id, str):
+            raise TypeError(f"dense_candidates[{i}]: id must be a str, got {doc_id!r:.80}")
+        if isinstance(score, bool) or not isinstance(score, int | float | np.number):
+            raise TypeError(f"dense_candidates[{i}] ({doc_id!r}): score must be a number, got "
+                            f"{score!r:.80}")
+        score = float(score)
+        if not math.isfinite(score):
+            raise ValueError(f"dense_candidates[{i}] ({doc_id!r}): score {score} is not finite")
+        if doc_id not in best or score > best[doc_id]:
+            best[doc_id] = score
+    return sorted(best.items(), key=lambda pair: -pair[1])
 
 
 def _check_ids(ids: Sequence[str] | None, count: int) -> list[str]:
     if ids is None:
         return [uuid.uuid4().hex for _ in range(count)]
+    if isinstance(ids, str | bytes):
+        raise TypeError(f"ids must be a list of ids, got a single {type(ids).__name__} "
+                        f"{ids!r:.80}; wrap it: ids=[...]")
     ids = list(ids)
     if len(ids) != count:
         raise ValueError(f"{len(ids)} ids for {count} texts")
     for index, doc_id in enumerate(ids):
         if not isinstance(doc_id, str) or not doc_id:
             raise TypeError(f"id at index {index} must be a non-empty str, got {doc_id!r}")
+        _json_value(doc_id, f"id at index {index}")  # lone surrogates cannot be saved
     seen: dict[str, int] = {}
     for index, doc_id in enumerate(ids):
         if doc_id in seen:
@@ -503,19 +687,65 @@ def _check_metadatas(metadatas: Sequence[Mapping[str, Any]] | None,
     for index, meta in enumerate(metadatas):
         if not isinstance(meta, Mapping):
             raise TypeError(f"metadata at index {index} is {type(meta).__name__}, expected dict")
-        try:
-            json.dumps(dict(meta))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"metadata at index {index} (id {ids[index]!r}) is not "
-                            f"JSON-serializable: {exc}") from exc
-        out.append(dict(meta))
+        where = f"metadata at index {index} (id {ids[index]!r})"
+        bad_key = _non_string_key(meta)
+        if bad_key is not None:
+            raise TypeError(f"{where}: key {bad_key!r} is {type(bad_key).__name__}; metadata "
+                            "keys must be str (saved as JSON, 1 and '1' would collide)")
+        out.append(_json_value(dict(meta), where))
     return out
+
+
+def _json_value(value: Any, where: str) -> Any:
+    """``value`` as JSON gives it back (tuples -> lists); what a save and load return."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except ValueError as exc:  # NaN / infinity, or a circular reference
+        raise TypeError(f"{where} is not storable as JSON: {exc} (a number not finite?)") \
+            from None
+    except (TypeError, UnicodeEncodeError) as exc:
+        raise TypeError(f"{where} is not JSON-serializable: {exc}") from None
+    return json.loads(text)
+
+
+def _non_string_key(value: Any) -> Any:
+    """The first dict key, at any depth, that is not a str; None when all are."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return key
+            found = _non_string_key(item)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found = _non_string_key(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _saved_tokenizer(folder: SaveFolder, saved: dict[str, Any],
+                     given: Tokenizer | None) -> Tokenizer:
+    """The saved tokenizer; a regex from disk is compiled only when it is a known preset."""
+    if given is not None:
+        if not isinstance(given, Tokenizer):
+            raise TypeError(f"tokenizer must be a Tokenizer, got {type(given).__name__}")
+        if json.loads(json.dumps(given.to_dict())) != saved:
+            raise folder.error(MANIFEST, "the tokenizer passed does not match the one the index "
+                               "was saved with (its BM25 tokens would not match)")
+        return given
+    try:
+        return Tokenizer.from_dict(saved)
+    except (ValueError, TypeError) as exc:
+        raise folder.error(MANIFEST, f"tokenizer: {exc}") from None
 
 
 def _check_fingerprint(manifest: Mapping[str, Any], embedder: Embedder, path: str | Path) -> None:
     if manifest["fingerprint"] == embedder.fingerprint:
         return
-    built = manifest.get("embedder", {})
+    built = manifest["embedder"]
     raise FingerprintMismatchError(
         f"the index at {path} was built with {built.get('model')} (fingerprint "
         f"{manifest['fingerprint']}), but this embedder is {embedder.model_name} (fingerprint "
