@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from embedkit import Embedder, Glossary
 from embedkit.catalog import DEFAULT_MODEL
+from embedkit.migration import retry_options, translate_arguments
 from embedkit.providers import API_KEY_ENV_VARS, api_only_options, parse_model_string
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
@@ -60,6 +61,10 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
 
         e5 = EmbedKitEmbeddings(model="intfloat/e5-base-v2")  # "query: "/"passage: " applied
         small = EmbedKitEmbeddings(model="openai:text-embedding-3-small", dimensions=512)
+        # From HuggingFaceEmbeddings / OpenAIEmbeddings, rename the class only:
+        EmbedKitEmbeddings(model_name="BAAI/bge-small-en-v1.5", model_kwargs={"device": "cpu"},
+                           encode_kwargs={"normalize_embeddings": True})
+        EmbedKitEmbeddings(model="text-embedding-3-small", chunk_size=512, max_retries=3)
         ```
     """
 
@@ -92,6 +97,9 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
     """Endpoint of an OpenAI- or Cohere-compatible API (a proxy, Azure, a local server)."""
     timeout: float | None = None
     """Seconds to wait for one API request (API models only; None keeps the provider's)."""
+    max_retries: int | None = None
+    """Retries after a failed API request (API models only; None keeps embedkit's policy of
+    up to 5, with backoff and ``Retry-After``)."""
     provider_options: dict[str, Any] = Field(default_factory=dict)
     """Further keyword arguments for the backend, e.g. ``{"retry": RetryPolicy(...)}`` or
     ``{"organization": ...}`` for OpenAI, ``{"trust_remote_code": True}`` for local models.
@@ -116,6 +124,16 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
     )
 
     _embedder: Embedder = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_migration_names(cls, data: Any) -> Any:
+        """``model_name=``, ``model_kwargs={"device": ...}``, ``chunk_size=``,
+        ``openai_api_key=``... of HuggingFaceEmbeddings / OpenAIEmbeddings, and a clear error
+        naming the embedkit field for the rest (`embedkit.migration`)."""
+        if not isinstance(data, dict):
+            return data
+        return translate_arguments(data, cls.model_fields, owner=cls.__name__)
 
     @model_validator(mode="before")
     @classmethod
@@ -151,15 +169,18 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
             "show_progress": self.show_progress,
             "max_concurrency": self.max_concurrency,
         }
-        remote_only = {"api_key": self.api_key, "base_url": self.base_url, "timeout": self.timeout}
+        remote_only = {"api_key": self.api_key, "base_url": self.base_url,
+                       "timeout": self.timeout, "max_retries": self.max_retries}
         given = {name: value for name, value in remote_only.items() if value is not None}
         misplaced = api_only_options(self.model, given)
         if misplaced:
             raise ValueError(f"{', '.join(misplaced)} apply to API models ('openai:...', "
                              f"'cohere:...'), not to the local model {self.model!r}")
+        given.pop("max_retries", None)
         if self.api_key is not None:
             given["api_key"] = self.api_key.get_secret_value()
-        return {**kwargs, **_reveal_secrets(self.provider_options), **given}
+        return {**kwargs, **retry_options(self.max_retries),
+                **_reveal_secrets(self.provider_options), **given}
 
     @property
     def embedder(self) -> Embedder:

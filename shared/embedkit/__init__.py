@@ -20,6 +20,7 @@ from .errors import (
 )
 from .glossary import Glossary
 from .retrieval.bm25 import BM25Index
+from .retrieval.candidates import DenseCandidates
 from .retrieval.index import HybridIndex, SearchHit
 from .retrieval.monitor import MonitorAlert, SimilarityMonitor
 from .recommend import Recommendation, recommend
@@ -42,6 +43,7 @@ __all__ = [
     "CacheError",
     "CacheUnavailableError",
     "CostTracker",
+    "DenseCandidates",
     "DiskVectorCache",
     "EmbedKitError",
     "EmbedStats",

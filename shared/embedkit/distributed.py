@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .arguments import check_positive_int
 from .extras import require
 from .errors import FingerprintMismatchError
+from .fingerprint import describe_difference
 from .glossary import as_glossary
 from .roles import ROLES, Role
 from .stats import EmbedStats
@@ -110,7 +111,7 @@ def embed_dataset(
     fingerprint, dimension, description = _probe(config)
 
     out = _OutputDir(output)
-    out.check_manifest(fingerprint, role)
+    out.check_manifest(fingerprint, role, description)
     done_parts = out.finished_parts(fingerprint) if skip_existing else []
     out.write_manifest({"fingerprint": fingerprint, "dimension": dimension, "role": role,
                         "columns": list(OUTPUT_COLUMNS), "embedder": description})
@@ -425,15 +426,17 @@ class _OutputDir:
         return pa.chunked_array([c for column in ids for c in column.chunks],
                                 pa.string()).unique()
 
-    def check_manifest(self, fingerprint: str, role: Role) -> None:
+    def check_manifest(self, fingerprint: str, role: Role,
+                       description: Mapping[str, Any]) -> None:
         manifest = self.read_manifest()
         if manifest is None:
             return
         if manifest.get("fingerprint") != fingerprint:
             raise FingerprintMismatchError(
-                f"{self.uri} was written by an embedder with fingerprint "
-                f"{manifest.get('fingerprint')}, this run's has {fingerprint}; write to another "
-                "output folder")
+                f"{self.uri} was written by an embedder with other settings: "
+                f"{describe_difference(manifest.get('embedder'), description)} (fingerprint "
+                f"{manifest.get('fingerprint')} vs {fingerprint}); write to another output "
+                "folder")
         if manifest.get("role") != role:
             raise FingerprintMismatchError(
                 f"{self.uri} holds {manifest.get('role')} vectors, this run embeds {role}s; "

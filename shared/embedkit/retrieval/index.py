@@ -16,7 +16,7 @@ import asyncio
 import json
 import math
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,8 +26,10 @@ import numpy as np
 from ..arguments import check_int
 from ..atomic_dir import new_version, read_current
 from .bm25 import BM25Index, top_k_positive
+from .candidates import CandidatesInput, as_similarities
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
+from ..fingerprint import describe_difference
 from .feedback import check_feedback_mode, expansion_terms, mix_scores, rocchio
 from .fusion import FUSIONS, AutoAlpha, FusedHit, rrf, weighted_top
 from .persistence import (
@@ -74,6 +76,16 @@ class SearchHit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def score_fields(self) -> dict[str, Any]:
+        """This query's scores and ranks, as adapters put them into a result's metadata:
+        ``score``, ``dense_score``, ``bm25_score``, ``dense_rank``, ``bm25_rank`` (and the
+        premium fields for a `embedkit.retrieval.two_stage.TwoStageHit`)."""
+        return {name: getattr(self, name) for name in SCORE_FIELDS}
+
+
+SCORE_FIELDS = ("score", "dense_score", "bm25_score", "dense_rank", "bm25_rank")
+"""The `SearchHit` fields that describe one query's ranking (not the document)."""
 
 
 @dataclass
@@ -126,7 +138,8 @@ class HybridIndex:
         tokenizer: BM25 tokenizer; default English stopwords + stemming, with the embedder's
             glossary so an acronym finds its spelled-out form and the reverse.
         store_vectors: keep a dense matrix. False when an adapter's vector store does the dense
-            side and passes ``dense_candidates`` to `search`.
+            side and passes ``dense_candidates`` to `search`. None (default): True unless
+            ``fusion="bm25"``, which never embeds the corpus.
         show_progress: progress bar while adding many texts.
         monitor: told the query vector and the dense top-k similarities of every search
             (e.g. a `embedkit.retrieval.monitor.SimilarityMonitor`), so retrievers built on this index,
@@ -149,7 +162,7 @@ class HybridIndex:
         candidates: int = 100,
         bm25: str | BM25Index = "bm25s",
         tokenizer: Tokenizer | None = None,
-        store_vectors: bool = True,
+        store_vectors: bool | None = None,
         show_progress: bool = False,
         auto: AutoAlpha | None = None,
         monitor: SearchObserver | None = None,
@@ -167,7 +180,7 @@ class HybridIndex:
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)
         self.tokenizer = tokenizer or Tokenizer(glossary=embedder.glossary)
-        self.store_vectors = store_vectors
+        self.store_vectors = fusion != "bm25" if store_vectors is None else store_vectors
         self.show_progress = show_progress
         self.auto = auto or AutoAlpha()
         self.feedback = feedback
@@ -175,10 +188,15 @@ class HybridIndex:
         self.monitor = monitor
         self._docs = _Documents()
         self._blocks: list[np.ndarray] = []  # appended matrices, joined lazily on search
+        self.saved_extra: dict[str, Any] = {}
+        """The ``extra`` settings read by `load` (what wraps the index saved them)."""
 
     # ------------------------------------------------------------------ contents
     def __len__(self) -> int:
         return len(self._docs.ids)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._docs.positions
 
     @property
     def ids(self) -> list[str]:
@@ -225,7 +243,7 @@ class HybridIndex:
 
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
-               dense_candidates: Sequence[tuple[str, float]] | None = None,
+               dense_candidates: CandidatesInput | None = None,
                fusion: str | None = None, alpha: float | None = None,
                ids: Collection[str] | None = None,
                query_vector: np.ndarray | None = None,
@@ -235,10 +253,12 @@ class HybridIndex:
         Args:
             filter: metadata equality on every key, or a predicate over a document's
                 metadata; applied before taking the top k.
-            dense_candidates: ``(id, similarity)`` pairs from an external vector store,
-                used instead of this index's own matrix. Scores must be finite numbers
+            dense_candidates: an external vector store's results for this query, used
+                instead of this index's own matrix: `DenseCandidates` (ids, scores and their
+                ``kind``: similarity, cosine/L2 distance...) or ``(id, similarity)`` pairs.
+                Scores become cosine-like similarities and must be finite numbers
                 (ValueError names the id); an id listed twice counts once, with its best
-                score.
+                score; ids the index does not hold are skipped.
             fusion: override the index's fusion for this query.
             alpha: override the index's ``alpha`` for this query.
             ids: search only these documents (e.g. a per-query candidate pool); combined
@@ -254,7 +274,7 @@ class HybridIndex:
         return self._search(query, query_vector, options)
 
     async def asearch(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
-                      dense_candidates: Sequence[tuple[str, float]] | None = None,
+                      dense_candidates: CandidatesInput | None = None,
                       fusion: str | None = None, alpha: float | None = None,
                       ids: Collection[str] | None = None,
                       query_vector: np.ndarray | None = None,
@@ -305,12 +325,12 @@ class HybridIndex:
 
     def _options(self, k: int, fusion: str | None, alpha: float | None,
                  filter: MetadataFilter | None, ids: Collection[str] | None,
-                 dense_candidates: Sequence[tuple[str, float]] | None,
+                 dense_candidates: CandidatesInput | None,
                  feedback: str | None) -> _Options:
         """One search's settings, checked before any work (embedding the query) is done."""
         return _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
                         _check_filter(filter), ids,
-                        None if dense_candidates is None else _check_candidates(dense_candidates),
+                        _external(dense_candidates),
                         feedback or self.feedback)
 
     def _decide(self, mode: str, alpha: float, tokens: list[str], dense: list, sparse: list,
@@ -389,10 +409,10 @@ class HybridIndex:
         top = top[np.lexsort((top, -masked[top]))]
         return [(int(i), float(masked[i])) for i in top]
 
-    def _external_list(self, external: Sequence[tuple[str, float]],
+    def _external_list(self, external: list[tuple[str, float]],
                        allowed: np.ndarray | None) -> list[tuple[int, float]]:
         pairs = []
-        for doc_id, score in external:  # checked by _check_candidates: unique, finite
+        for doc_id, score in external:  # from as_similarities: unique ids, finite scores
             position = self._docs.positions.get(doc_id)
             # A shared vector store may hold documents this index never saw: skip them.
             if position is not None and (allowed is None or allowed[position]):
@@ -449,14 +469,21 @@ class HybridIndex:
         return [self._docs.positions[doc_id] for doc_id in ids]
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, *, extra: Mapping[str, Any] | None = None) -> None:
         """Write the index to a folder: numpy arrays, JSON and BM25 files, no pickle.
 
         A new version is written beside the old one and then made current in one atomic
         rename, so a crash mid-save leaves the previous save loadable. Saves from several
         processes to one folder take turns (a lock file), and a `load` running meanwhile
         returns the old or the new version (`embedkit.atomic_dir`).
+
+        Args:
+            path: the folder.
+            extra: JSON-serializable settings of whatever wraps the index (an adapter's
+                retriever), saved in the same atomic write and returned by `load` as
+                ``saved_extra``, so the index and its wrapper can never disagree.
         """
+        extra = _check_extra(extra)
         with new_version(path) as folder:
             if self.store_vectors:
                 np.save(folder / VECTORS, self._matrix(), allow_pickle=False)
@@ -466,8 +493,8 @@ class HybridIndex:
                     fh.write(json.dumps({"id": doc_id, "text": text, "metadata": meta},
                                         ensure_ascii=False) + "\n")
             self.bm25.save(folder / BM25_FOLDER)
-            (folder / MANIFEST).write_text(json.dumps(self._manifest(), indent=2),
-                                           encoding="utf-8")
+            manifest = {**self._manifest(), "extra": extra}
+            (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder, **overrides: Any) -> HybridIndex:
@@ -476,7 +503,9 @@ class HybridIndex:
         The folder is read as untrusted input: ``CURRENT`` must name a version folder inside
         it, symlinks and anything but regular files are refused, sizes and array shapes are
         checked before reading, and every setting must be one `save` writes. A load racing
-        saves from other processes returns the old or the new version.
+        saves from other processes returns the old or the new version. The ``extra``
+        settings given to `save` are in the loaded index's ``saved_extra`` (an empty dict
+        when there were none).
 
         Args:
             path: the folder given to `save`.
@@ -515,6 +544,7 @@ class HybridIndex:
         index._docs.append(ids, texts, metadatas)
         if index.store_vectors:
             index._blocks = [read_vectors(folder, len(ids), embedder.dimension)]
+        index.saved_extra = dict(manifest.get("extra") or {})
         return index
 
     def _manifest(self) -> dict[str, Any]:
@@ -567,8 +597,12 @@ class _Options:
     alpha: float
     filter: MetadataFilter | None
     ids: Collection[str] | None
-    dense_candidates: Sequence[tuple[str, float]] | None
+    dense_candidates: list[tuple[str, float]] | None
     feedback: str | None
+
+
+def _external(candidates: CandidatesInput | None) -> list[tuple[str, float]] | None:
+    return None if candidates is None else as_similarities(candidates)
 
 
 def _single(ranked: list[tuple[int, float]], which: int) -> list[FusedHit]:
@@ -631,30 +665,6 @@ def _check_filter(filter: Any) -> MetadataFilter | None:
     return {key: _json_value(value, f"filter value for {key!r}") for key, value in filter.items()}
 
 
-def _check_candidates(candidates: Any) -> list[tuple[str, float]]:
-    """``(id, score)`` pairs: each id once with its best score, best first; scores finite."""
-    if isinstance(candidates, str | bytes | Mapping) or not isinstance(candidates, Iterable):
-        raise TypeError("dense_candidates must be a list of (id, score) pairs, got "
-                        f"{type(candidates).__name__}")
-    best: dict[str, float] = {}
-    for i, pair in enumerate(candidates):
-        if not isinstance(pair, tuple | list) or len(pair) != 2:
-            raise TypeError(f"dense_candidates[{i}] must be an (id, score) pair, got "
-                            f"{pair!r:.80}")
-        doc_id, score = pair
-        if not isinstance(doc_id, str):
-            raise TypeError(f"dense_candidates[{i}]: id must be a str, got {doc_id!r:.80}")
-        if isinstance(score, bool) or not isinstance(score, int | float | np.number):
-            raise TypeError(f"dense_candidates[{i}] ({doc_id!r}): score must be a number, got "
-                            f"{score!r:.80}")
-        score = float(score)
-        if not math.isfinite(score):
-            raise ValueError(f"dense_candidates[{i}] ({doc_id!r}): score {score} is not finite")
-        if doc_id not in best or score > best[doc_id]:
-            best[doc_id] = score
-    return sorted(best.items(), key=lambda pair: -pair[1])
-
-
 def _check_ids(ids: Sequence[str] | None, count: int) -> list[str]:
     if ids is None:
         return [uuid.uuid4().hex for _ in range(count)]
@@ -694,6 +704,14 @@ def _check_metadatas(metadatas: Sequence[Mapping[str, Any]] | None,
                             "keys must be str (saved as JSON, 1 and '1' would collide)")
         out.append(_json_value(dict(meta), where))
     return out
+
+
+def _check_extra(extra: Any) -> dict[str, Any]:
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"extra must be a dict of settings, got {type(extra).__name__}")
+    return _json_value(dict(extra), "extra")
 
 
 def _json_value(value: Any, where: str) -> Any:
@@ -745,9 +763,9 @@ def _saved_tokenizer(folder: SaveFolder, saved: dict[str, Any],
 def _check_fingerprint(manifest: Mapping[str, Any], embedder: Embedder, path: str | Path) -> None:
     if manifest["fingerprint"] == embedder.fingerprint:
         return
-    built = manifest["embedder"]
     raise FingerprintMismatchError(
-        f"the index at {path} was built with {built.get('model')} (fingerprint "
-        f"{manifest['fingerprint']}), but this embedder is {embedder.model_name} (fingerprint "
-        f"{embedder.fingerprint}); mixing them would compare vectors from different spaces. "
-        "Load it with the original embedder settings, or rebuild the index.")
+        f"the index at {path} was built with other embedder settings: "
+        f"{describe_difference(manifest.get('embedder'), embedder.describe())} (fingerprint "
+        f"{manifest['fingerprint']} vs {embedder.fingerprint}); mixing them would compare "
+        "vectors from different spaces. Load it with the original embedder settings, or "
+        "rebuild the index.")

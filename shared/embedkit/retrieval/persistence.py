@@ -43,7 +43,7 @@ MANIFEST_LIMIT = 64 << 20    # the manifest holds the tokenizer's glossary and s
 _TOP_KEYS = ("format", "fingerprint", "embedder", "count", "settings", "auto", "tokenizer")
 _SETTING_KEYS = ("fusion", "alpha", "rrf_k", "candidates", "store_vectors")
 # Written by newer saves only; a save without them loads with the defaults.
-_OPTIONAL_TOP_KEYS = ("policy",)
+_OPTIONAL_TOP_KEYS = ("policy", "extra")
 _OPTIONAL_SETTING_KEYS = ("feedback",)
 
 
@@ -169,6 +169,7 @@ def read_manifest(folder: SaveFolder) -> dict[str, Any]:
     if "policy" in manifest:
         _check_policy(check, manifest["policy"])
     check.that(isinstance(manifest["tokenizer"], dict), "tokenizer must be an object")
+    check.that(isinstance(manifest.get("extra", {}), dict), "extra must be an object")
     return manifest
 
 

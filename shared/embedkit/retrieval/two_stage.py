@@ -37,6 +37,7 @@ from ..cost.budget import Budget
 from ..cost.pricing import CallEstimate, dollars_for
 from ..embedder import Embedder
 from ..errors import BudgetExceeded, ProviderError
+from .candidates import CandidatesInput
 from .fusion import rrf
 from .index import HybridIndex, SearchHit
 from ..cost.ledger import CostTracker, default_ledger_path
@@ -72,6 +73,15 @@ class TwoStageHit(SearchHit):
     stage1_score: float | None = None
     premium_score: float | None = None
     premium_rank: int | None = None
+
+    def score_fields(self) -> dict[str, Any]:
+        """`SearchHit.score_fields` plus ``premium_score``, ``premium_rank``,
+        ``stage1_score`` and ``stage1_rank``."""
+        return {**super().score_fields(),
+                **{name: getattr(self, name) for name in PREMIUM_FIELDS}}
+
+
+PREMIUM_FIELDS = ("premium_score", "premium_rank", "stage1_score", "stage1_rank")
 
 
 @dataclass(frozen=True)
@@ -258,21 +268,21 @@ class TwoStageRetriever:
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, *, escalate: bool | None = None,
                filter: Mapping[str, Any] | None = None,
-               dense_candidates: Sequence[tuple[str, float]] | None = None) -> list[TwoStageHit]:
+               dense_candidates: CandidatesInput | None = None) -> list[TwoStageHit]:
         """The best ``k`` documents; see `retrieve` for what happened to the query."""
         return self.retrieve(query, k, escalate=escalate, filter=filter,
                              dense_candidates=dense_candidates).hits
 
     async def asearch(self, query: str, k: int = 10, *, escalate: bool | None = None,
                       filter: Mapping[str, Any] | None = None,
-                      dense_candidates: Sequence[tuple[str, float]] | None = None
+                      dense_candidates: CandidatesInput | None = None
                       ) -> list[TwoStageHit]:
         return (await self.aretrieve(query, k, escalate=escalate, filter=filter,
                                      dense_candidates=dense_candidates)).hits
 
     def retrieve(self, query: str, k: int = 10, *, escalate: bool | None = None,
                  filter: Mapping[str, Any] | None = None,
-                 dense_candidates: Sequence[tuple[str, float]] | None = None) -> TwoStageResult:
+                 dense_candidates: CandidatesInput | None = None) -> TwoStageResult:
         """Stage 1 for every query, stage 2 when the policy (or ``escalate``) says so.
 
         Args:
@@ -297,7 +307,7 @@ class TwoStageRetriever:
 
     async def aretrieve(self, query: str, k: int = 10, *, escalate: bool | None = None,
                         filter: Mapping[str, Any] | None = None,
-                        dense_candidates: Sequence[tuple[str, float]] | None = None
+                        dense_candidates: CandidatesInput | None = None
                         ) -> TwoStageResult:
         """`retrieve` without blocking the event loop."""
         validate_query(query)
