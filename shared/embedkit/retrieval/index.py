@@ -1,10 +1,17 @@
-"""`HybridIndex`: BM25 + exact dense search, fused soundly, saved without pickle.
+"""`HybridIndex`: BM25 + dense search, fused soundly, live, saved without pickle.
 
 The guide's ``HybridRetriever`` divides by the max score (wrong for negative cosines, a
 division by zero when no BM25 term matches) and tokenizes with ``str.split``. Here each side
 returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
 their union. ``fusion="auto"`` leans on BM25 only for queries whose tokens are rare in the
 corpus (codes, part numbers, names), where it beats dense retrieval.
+
+The index is live: documents sit in rows shared by the BM25 segments
+(`embedkit.retrieval.segments`), the vectors (`embedkit.retrieval.vectors`) and the document
+store (`embedkit.retrieval.documents`). An add appends rows (cost proportional to the added
+documents), a delete is a tombstone (O(1)), and once more than ``compact_ratio`` of the rows are
+deleted all three drop them together in one pass (amortized). BM25 statistics always count live
+documents only, so scores equal those of a fresh index over the same documents.
 """
 
 from __future__ import annotations
@@ -13,24 +20,27 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..atomic_dir import current_version, new_version
-from .bm25 import BM25Index, top_k_positive
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
-from .fusion import AutoAlpha, FusedHit, rrf, weighted
 from ..progress import progress
-from .tokenizer import Tokenizer
 from ..validation import validate_query, validate_texts
+from .bm25 import BM25Index, top_k_positive
+from .documents import DocumentStore
+from .fusion import AutoAlpha, FusedHit, rrf, weighted
+from .tokenizer import Tokenizer
+from .vectors import VECTOR_MODES, DenseVectors
 
 FUSIONS = ("auto", "rrf", "weighted", "dense", "bm25")
 DEFAULT_FUSION = "auto"
-_FORMAT = 1
+_FORMAT = 2
+_READABLE_FORMATS = (1, 2)
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
 
 #: ``{key: value}`` equality on every key, or a predicate over a document's metadata (what an
@@ -66,30 +76,6 @@ class SearchHit:
         return asdict(self)
 
 
-@dataclass
-class _Documents:
-    """Texts, ids and metadata by position; positions match the BM25 index and the matrix."""
-
-    ids: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    metadatas: list[dict[str, Any]] = field(default_factory=list)
-    positions: dict[str, int] = field(default_factory=dict)
-
-    def append(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
-        start = len(self.ids)
-        self.ids += ids
-        self.texts += texts
-        self.metadatas += metadatas
-        self.positions.update((doc_id, start + i) for i, doc_id in enumerate(ids))
-
-    def remove(self, doomed: set[int]) -> None:
-        keep = [i for i in range(len(self.ids)) if i not in doomed]
-        self.ids = [self.ids[i] for i in keep]
-        self.texts = [self.texts[i] for i in keep]
-        self.metadatas = [self.metadatas[i] for i in keep]
-        self.positions = {doc_id: i for i, doc_id in enumerate(self.ids)}
-
-
 class HybridIndex:
     """Hybrid BM25 + dense search over texts embedded by one `Embedder`.
 
@@ -111,6 +97,12 @@ class HybridIndex:
         monitor: told the query vector and the dense top-k similarities of every search
             (e.g. a `embedkit.retrieval.monitor.SimilarityMonitor`), so retrievers built on this index,
             in any framework, are monitored without code of their own.
+        vectors: how the dense side is searched: ``"float32"`` (exact, default), ``"int8"``
+            (4x smaller codes, needs the ``compact`` extra) or ``"binary"`` (32x smaller); the
+            compact modes re-score their best candidates with the float32 vectors, so the
+            scores returned are exact cosines.
+        rescore: candidates re-scored per result wanted in the compact modes (default 4 for
+            int8, 10 for binary).
 
     Example:
         >>> index = HybridIndex(Embedder())                     # doctest: +SKIP
@@ -133,8 +125,13 @@ class HybridIndex:
         show_progress: bool = False,
         auto: AutoAlpha | None = None,
         monitor: SearchObserver | None = None,
+        vectors: str = "float32",
+        rescore: int | None = None,
     ) -> None:
         _check_fusion(fusion, alpha, candidates)
+        if vectors not in VECTOR_MODES:
+            raise ValueError(f"unknown vectors mode {vectors!r}; choose one of "
+                             f"{', '.join(VECTOR_MODES)}")
         self.embedder = embedder
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)
@@ -143,16 +140,22 @@ class HybridIndex:
         self.show_progress = show_progress
         self.auto = auto or AutoAlpha()
         self.monitor = monitor
-        self._docs = _Documents()
-        self._blocks: list[np.ndarray] = []  # appended matrices, joined lazily on search
+        self.vectors_mode, self.rescore = vectors, rescore
+        self._docs = DocumentStore()
+        self._dense: DenseVectors | None = None  # made at the first add (needs the dimension)
 
     # ------------------------------------------------------------------ contents
     def __len__(self) -> int:
-        return len(self._docs.ids)
+        return len(self._docs)
 
     @property
     def ids(self) -> list[str]:
-        return list(self._docs.ids)
+        """Ids of the documents, in the order they were added."""
+        return [self._docs.ids[row] for row in np.flatnonzero(self._live).tolist()]
+
+    @property
+    def _live(self) -> np.ndarray:
+        return self.bm25.live  # the one live mask over rows, shared by every part
 
     def get(self, doc_id: str) -> tuple[str, dict[str, Any]]:
         """(text, metadata) of one document."""
@@ -160,33 +163,74 @@ class HybridIndex:
         return self._docs.texts[position], dict(self._docs.metadatas[position])
 
     def add(self, texts: Sequence[str], ids: Sequence[str] | None = None,
-            metadatas: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
-        """Embed and index texts; an id already present is replaced. Returns the ids."""
+            metadatas: Sequence[Mapping[str, Any]] | None = None, *,
+            vectors: np.ndarray | None = None) -> list[str]:
+        """Embed and index texts; an id already present is replaced. Returns the ids.
+
+        Args:
+            vectors: the texts' document vectors when already embedded with this index's
+                embedder (e.g. by `embedkit.distributed.embed_dataset`): shape
+                ``(len(texts), embedder.dimension)``, finite; nothing is embedded again.
+        """
         texts = validate_texts(texts)
         ids = _check_ids(ids, len(texts))
         metadatas = _check_metadatas(metadatas, ids)
-        replaced = [doc_id for doc_id in ids if doc_id in self._docs.positions]
-        vectors = self._embed_in_chunks(texts) if self.store_vectors else None
+        replaced = [doc_id for doc_id in ids if doc_id in self._docs.rows]
+        if vectors is not None:
+            vectors = self._check_vectors(vectors, len(texts))
+        elif self.store_vectors:
+            vectors = self._embed_in_chunks(texts)
         tokens = self.tokenizer.tokenize_many(texts)
         if replaced:  # only once the new vectors exist: a failed add changes nothing
             self.delete(replaced)
         self._docs.append(ids, texts, metadatas)
         self.bm25.add(tokens)
         if vectors is not None:
-            self._blocks.append(vectors)
+            self._vectors().add(vectors)
         return ids
 
+    def add_embedded(self, output: str | Path, texts: Mapping[str, str],
+                     metadatas: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+        """Index what `embedkit.distributed.embed_dataset` wrote to ``output``, without
+        embedding again. ``texts`` maps each id to its text (BM25 and the hits need it);
+        ``metadatas`` optionally maps ids to metadata. The output's fingerprint (manifest
+        and every row) must be this index's embedder's. Returns the ids added."""
+        from .embedded import read_embedded  # pyarrow only when used
+
+        ids, vectors = read_embedded(output, self.embedder)
+        missing = [doc_id for doc_id in ids if doc_id not in texts]
+        if missing:
+            raise KeyError(f"{len(missing)} ids of {output} have no text in `texts`, e.g. "
+                           f"{missing[:5]}")
+        metas = None if metadatas is None else [metadatas.get(i, {}) for i in ids]
+        return self.add([texts[i] for i in ids], ids, metas, vectors=vectors)
+
     def delete(self, ids: Sequence[str]) -> None:
-        """Remove documents; unknown ids raise KeyError and nothing is removed."""
+        """Remove documents; unknown ids raise KeyError and nothing is removed.
+
+        A tombstone: O(number deleted). Once more than the BM25 index's ``compact_ratio`` of
+        the rows are deleted, every part drops them in one pass (amortized)."""
         ids = [ids] if isinstance(ids, str) else list(ids)
-        unknown = [doc_id for doc_id in ids if doc_id not in self._docs.positions]
+        unknown = [doc_id for doc_id in ids if doc_id not in self._docs.rows]
         if unknown:
             raise KeyError(f"ids not in the index: {unknown[:10]}")
-        doomed = {self._docs.positions[doc_id] for doc_id in ids}
-        if self.store_vectors and doomed:
-            self._blocks = [np.delete(self._matrix(), sorted(doomed), axis=0)]
-        self.bm25.delete(sorted(doomed))
-        self._docs.remove(doomed)
+        doomed = np.unique(np.array([self._docs.rows[doc_id] for doc_id in ids],
+                                    dtype=np.int64))
+        self.bm25.delete_rows(doomed)
+        self._docs.forget(doomed.tolist())
+        rows = self.bm25.num_rows
+        if rows - len(self) > self.bm25.compact_ratio * rows:
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop deleted rows from BM25, the vectors and the documents now."""
+        if self.bm25.num_rows == len(self):
+            return
+        new_row = self.bm25.compact()
+        keep = np.flatnonzero(new_row >= 0)
+        if self._dense is not None:
+            self._dense.keep(keep)
+        self._docs.keep(keep)
 
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
@@ -234,22 +278,31 @@ class HybridIndex:
         _check_k(k)
         _check_fusion(mode, options.alpha, self.candidates)
         query_vector = self._check_query_vector(query_vector)
-        if k == 0 or not self._docs.ids:
+        if k == 0 or not len(self):
             return []
         allowed = self._allowed(options.filter, options.ids)
         depth = max(self.candidates, k)
         tokens = self.tokenizer.tokenize(query)
-        dense_scores = None if query_vector is None else self._matrix() @ query_vector
         dense = [] if mode == "bm25" else self._dense_list(
-            dense_scores, options.dense_candidates, allowed, depth)
-        bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
+            query_vector, options.dense_candidates, allowed, depth)
+        bm25_scores = self.bm25.row_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
         fused = self._fuse(mode, options.alpha, dense, sparse, tokens,
-                           complete_bm25=len(sparse) < depth)
+                           complete_bm25=len(sparse) < depth)[:k]
         if self.monitor is not None and mode != "bm25":
             self.monitor.observe(query_vector, [score for _, score in dense[:k]])
-        return [self._hit(item, dense_scores, bm25_scores, options.dense_candidates)
-                for item in fused[:k]]
+        dense_scores = self._exact_dense(query_vector, fused)
+        return [self._hit(item, dense_scores.get(int(item.id)), bm25_scores,
+                          options.dense_candidates) for item in fused]
+
+    def _exact_dense(self, query_vector: np.ndarray | None,
+                     fused: list[FusedHit]) -> dict[int, float]:
+        """Exact cosine of each hit with the query (also hits only BM25 found)."""
+        if query_vector is None or self._dense is None or not fused:
+            return {}
+        rows = np.array([int(item.id) for item in fused], dtype=np.int64)
+        return dict(zip(rows.tolist(),
+                        self._dense.scores_for(query_vector, rows).tolist()))
 
     def _needs_query_vector(self, options: _Options) -> bool:
         return (options.fusion != "bm25" and options.dense_candidates is None
@@ -264,26 +317,25 @@ class HybridIndex:
                              f"({self.embedder.dimension},) from {self.embedder.model_name}")
         return vector
 
-    def _dense_list(self, scores: np.ndarray | None, external: Any, allowed: np.ndarray | None,
-                    depth: int) -> list[tuple[int, float]]:
+    def _dense_list(self, query_vector: np.ndarray | None, external: Any,
+                    allowed: np.ndarray | None, depth: int) -> list[tuple[int, float]]:
         if external is not None:
             return self._external_list(external, allowed)
-        if scores is None:
+        if query_vector is None:
             raise ValueError("this index stores no vectors (store_vectors=False): pass "
                              "dense_candidates from your vector store, or use fusion='bm25'")
-        masked = scores if allowed is None else np.where(allowed, scores, -np.inf)
-        depth = min(depth, int(np.isfinite(masked).sum()))
-        if depth == 0:
+        if self._dense is None:
             return []
-        top = np.argpartition(-masked, depth - 1)[:depth]
-        top = top[np.lexsort((top, -masked[top]))]
-        return [(int(i), float(masked[i])) for i in top]
+        if allowed is None and self.bm25.num_rows != len(self):
+            allowed = self._live
+        rows, scores = self._dense.top(query_vector, depth, allowed)
+        return list(zip(rows.tolist(), scores.astype(np.float64).tolist()))
 
     def _external_list(self, external: Sequence[tuple[str, float]],
                        allowed: np.ndarray | None) -> list[tuple[int, float]]:
         pairs = []
         for doc_id, score in external:
-            position = self._docs.positions.get(doc_id)
+            position = self._docs.rows.get(doc_id)
             # A shared vector store may hold documents this index never saw: skip them.
             if position is not None and (allowed is None or allowed[position]):
                 pairs.append((position, float(score)))
@@ -306,12 +358,12 @@ class HybridIndex:
     def _auto_alpha(self, tokens: list[str]) -> float:
         return self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
 
-    def _hit(self, item: FusedHit, dense_scores: np.ndarray | None,
+    def _hit(self, item: FusedHit, exact_dense: float | None,
              bm25_scores: np.ndarray | None, external: Any) -> SearchHit:
         position = int(item.id)
         ranks = (*item.ranks, None, None)
         raw = (*item.scores, None, None)
-        dense_score = float(dense_scores[position]) if dense_scores is not None else raw[0]
+        dense_score = exact_dense if exact_dense is not None else raw[0]
         bm25_score = float(bm25_scores[position]) if bm25_scores is not None else None
         return SearchHit(
             id=self._docs.ids[position], text=self._docs.texts[position],
@@ -329,18 +381,18 @@ class HybridIndex:
                                     for key, value in filter.items())
                                 for meta in self._docs.metadatas], dtype=bool)
         if ids is not None:
-            in_ids = np.zeros(len(self._docs.ids), dtype=bool)
+            in_ids = np.zeros(self._docs.num_rows, dtype=bool)
             in_ids[self._positions(ids)] = True
             allowed = in_ids if allowed is None else allowed & in_ids
-        return allowed
+        return allowed if allowed is None else allowed & self._live
 
     def _positions(self, ids: Collection[str]) -> list[int]:
         if isinstance(ids, str):
             raise TypeError("ids must be a collection of document ids, not a single string")
-        unknown = [doc_id for doc_id in ids if doc_id not in self._docs.positions]
+        unknown = [doc_id for doc_id in ids if doc_id not in self._docs.rows]
         if unknown:
             raise KeyError(f"ids not in the index: {unknown[:10]}")
-        return [self._docs.positions[doc_id] for doc_id in ids]
+        return [self._docs.rows[doc_id] for doc_id in ids]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
@@ -349,16 +401,20 @@ class HybridIndex:
         A new version is written beside the old one and then made current in one atomic
         rename, so a crash mid-save leaves the previous save loadable.
         """
+        previous = _previous_version(path)
         with new_version(path) as folder:
-            if self.store_vectors:
-                np.save(folder / "vectors.npy", self._matrix(), allow_pickle=False)
+            manifest = self._manifest()
+            if self._dense is not None:
+                (folder / "vectors").mkdir()
+                manifest["vectors"] = self._dense.save(
+                    folder / "vectors", previous / "vectors" if previous else None)
             with (folder / "documents.jsonl").open("w", encoding="utf-8") as fh:
                 for doc_id, text, meta in zip(self._docs.ids, self._docs.texts,
                                               self._docs.metadatas):
                     fh.write(json.dumps({"id": doc_id, "text": text, "metadata": meta},
                                         ensure_ascii=False) + "\n")
-            self.bm25.save(folder / "bm25")
-            (folder / "manifest.json").write_text(json.dumps(self._manifest(), indent=2),
+            self.bm25.save(folder / "bm25", previous=previous / "bm25" if previous else None)
+            (folder / "manifest.json").write_text(json.dumps(manifest, indent=2),
                                                   encoding="utf-8")
 
     @classmethod
@@ -366,7 +422,7 @@ class HybridIndex:
         """Open a saved index; the embedder must have the fingerprint it was built with."""
         folder = current_version(path)
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("format") != _FORMAT:
+        if manifest.get("format") not in _READABLE_FORMATS:
             raise ValueError(f"{folder}: unsupported index format {manifest.get('format')!r}")
         _check_fingerprint(manifest, embedder, path)
         settings = {**manifest["settings"], **overrides}
@@ -383,7 +439,8 @@ class HybridIndex:
             "embedder": self.embedder.describe(),
             "count": len(self),
             "settings": {"fusion": self.fusion, "alpha": self.alpha, "rrf_k": self.rrf_k,
-                         "candidates": self.candidates, "store_vectors": self.store_vectors},
+                         "candidates": self.candidates, "store_vectors": self.store_vectors,
+                         "vectors": self.vectors_mode, "rescore": self.rescore},
             "auto": asdict(self.auto),
             "tokenizer": self.tokenizer.to_dict(),
         }
@@ -391,25 +448,48 @@ class HybridIndex:
     def _load_documents(self, folder: Path, manifest: Mapping[str, Any]) -> None:
         with (folder / "documents.jsonl").open(encoding="utf-8") as fh:
             rows = [json.loads(line) for line in fh]
+        if len(rows) != self.bm25.num_rows or len(self.bm25) != manifest["count"]:
+            raise ValueError(f"{folder}: the save is inconsistent ({len(rows)} documents, "
+                             f"{self.bm25.num_rows} BM25 rows, {len(self.bm25)} live, "
+                             f"manifest {manifest['count']})")
         self._docs.append([r["id"] for r in rows], [r["text"] for r in rows],
                           [r["metadata"] for r in rows])
-        if self.store_vectors:
-            matrix = np.load(folder / "vectors.npy", allow_pickle=False)
-            if matrix.shape != (len(rows), self.embedder.dimension):
-                raise ValueError(f"{folder}: vectors {matrix.shape} do not match "
-                                 f"{len(rows)} documents of dimension {self.embedder.dimension}")
-            self._blocks = [matrix.astype(np.float32, copy=False)]
-        if len(rows) != manifest["count"] or len(self.bm25) != len(rows):
-            raise ValueError(f"{folder}: the save is inconsistent ({len(rows)} documents, "
-                             f"{len(self.bm25)} BM25 entries, manifest {manifest['count']})")
+        self._docs.forget(np.flatnonzero(~self._live).tolist())
+        if not self.store_vectors:
+            return
+        dimension = self.embedder.dimension
+        if manifest["format"] == 1:  # one vectors.npy, float32, every row
+            self._vectors().add(np.load(folder / "vectors.npy", allow_pickle=False))
+        else:
+            self._dense = DenseVectors.load(folder / "vectors", manifest["vectors"], dimension,
+                                            len(rows))
+        if len(self._dense) != len(rows):
+            raise ValueError(f"{folder}: {len(self._dense)} vectors for {len(rows)} documents")
 
     # ------------------------------------------------------------------ internals
-    def _matrix(self) -> np.ndarray:
-        if not self._blocks:
-            return np.empty((0, self.embedder.dimension), dtype=np.float32)
-        if len(self._blocks) > 1:
-            self._blocks = [np.concatenate(self._blocks)]
-        return self._blocks[0]
+    def _vectors(self) -> DenseVectors:
+        if self._dense is None:
+            self._dense = DenseVectors(self.embedder.dimension, self.vectors_mode, self.rescore)
+        return self._dense
+
+    def _check_vectors(self, vectors: np.ndarray, count: int) -> np.ndarray:
+        if not self.store_vectors:
+            raise ValueError("vectors= was given but this index stores no vectors "
+                             "(store_vectors=False)")
+        array = np.asarray(vectors)
+        dimension = self.embedder.dimension
+        if array.shape != (count, dimension):
+            raise ValueError(f"vectors have shape {array.shape}, expected ({count}, "
+                             f"{dimension}): {count} texts, dimension {dimension} of "
+                             f"{self.embedder.model_name}")
+        if not np.issubdtype(array.dtype, np.number):
+            raise TypeError(f"vectors must be numeric, got {array.dtype}")
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+        if bad.size:
+            raise ValueError(f"vectors of texts at indices {bad[:10].tolist()} are not finite "
+                             "(NaN or inf)")
+        return array
 
     def _embed_in_chunks(self, texts: list[str]) -> np.ndarray:
         chunks = [texts[i:i + _ADD_CHUNK] for i in range(0, len(texts), _ADD_CHUNK)]
@@ -421,7 +501,7 @@ class HybridIndex:
 
     def _position(self, doc_id: str) -> int:
         try:
-            return self._docs.positions[doc_id]
+            return self._docs.rows[doc_id]
         except KeyError:
             raise KeyError(f"id {doc_id!r} is not in the index") from None
 
@@ -510,6 +590,14 @@ def _check_metadatas(metadatas: Sequence[Mapping[str, Any]] | None,
                             f"JSON-serializable: {exc}") from exc
         out.append(dict(meta))
     return out
+
+
+def _previous_version(path: str | Path) -> Path | None:
+    """The current save at ``path``, whose unchanged files a new save can hard-link."""
+    try:
+        return current_version(path)
+    except FileNotFoundError:
+        return None
 
 
 def _check_fingerprint(manifest: Mapping[str, Any], embedder: Embedder, path: str | Path) -> None:
