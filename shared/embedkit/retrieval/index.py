@@ -151,7 +151,8 @@ class HybridIndex:
     @property
     def ids(self) -> list[str]:
         """Ids of the documents, in the order they were added."""
-        return [self._docs.ids[row] for row in np.flatnonzero(self._live).tolist()]
+        ids = self._docs.all_ids()
+        return [ids[row] for row in np.flatnonzero(self._live).tolist()]
 
     @property
     def _live(self) -> np.ndarray:
@@ -160,7 +161,7 @@ class HybridIndex:
     def get(self, doc_id: str) -> tuple[str, dict[str, Any]]:
         """(text, metadata) of one document."""
         position = self._position(doc_id)
-        return self._docs.texts[position], dict(self._docs.metadatas[position])
+        return self._docs.text(position), self._docs.metadata(position)
 
     def add(self, texts: Sequence[str], ids: Sequence[str] | None = None,
             metadatas: Sequence[Mapping[str, Any]] | None = None, *,
@@ -366,8 +367,8 @@ class HybridIndex:
         dense_score = exact_dense if exact_dense is not None else raw[0]
         bm25_score = float(bm25_scores[position]) if bm25_scores is not None else None
         return SearchHit(
-            id=self._docs.ids[position], text=self._docs.texts[position],
-            metadata=dict(self._docs.metadatas[position]), score=item.score,
+            id=self._docs.id(position), text=self._docs.text(position),
+            metadata=self._docs.metadata(position), score=item.score,
             dense_score=None if external is not None and ranks[0] is None else dense_score,
             bm25_score=bm25_score, dense_rank=ranks[0], bm25_rank=ranks[1])
 
@@ -408,11 +409,9 @@ class HybridIndex:
                 (folder / "vectors").mkdir()
                 manifest["vectors"] = self._dense.save(
                     folder / "vectors", previous / "vectors" if previous else None)
-            with (folder / "documents.jsonl").open("w", encoding="utf-8") as fh:
-                for doc_id, text, meta in zip(self._docs.ids, self._docs.texts,
-                                              self._docs.metadatas):
-                    fh.write(json.dumps({"id": doc_id, "text": text, "metadata": meta},
-                                        ensure_ascii=False) + "\n")
+            (folder / "documents").mkdir()
+            manifest["documents"] = self._docs.save(
+                folder / "documents", previous / "documents" if previous else None)
             self.bm25.save(folder / "bm25", previous=previous / "bm25" if previous else None)
             (folder / "manifest.json").write_text(json.dumps(manifest, indent=2),
                                                   encoding="utf-8")
@@ -446,25 +445,28 @@ class HybridIndex:
         }
 
     def _load_documents(self, folder: Path, manifest: Mapping[str, Any]) -> None:
-        with (folder / "documents.jsonl").open(encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh]
-        if len(rows) != self.bm25.num_rows or len(self.bm25) != manifest["count"]:
-            raise ValueError(f"{folder}: the save is inconsistent ({len(rows)} documents, "
+        if manifest["format"] == 1:  # documents.jsonl and one vectors.npy
+            with (folder / "documents.jsonl").open(encoding="utf-8") as fh:
+                rows = [json.loads(line) for line in fh]
+            self._docs.append([r["id"] for r in rows], [r["text"] for r in rows],
+                              [r["metadata"] for r in rows])
+        else:
+            self._docs = DocumentStore.load(folder / "documents", manifest["documents"],
+                                            self._live)
+        count = self._docs.num_rows
+        if count != self.bm25.num_rows or len(self.bm25) != manifest["count"]:
+            raise ValueError(f"{folder}: the save is inconsistent ({count} documents, "
                              f"{self.bm25.num_rows} BM25 rows, {len(self.bm25)} live, "
                              f"manifest {manifest['count']})")
-        self._docs.append([r["id"] for r in rows], [r["text"] for r in rows],
-                          [r["metadata"] for r in rows])
-        self._docs.forget(np.flatnonzero(~self._live).tolist())
         if not self.store_vectors:
             return
-        dimension = self.embedder.dimension
-        if manifest["format"] == 1:  # one vectors.npy, float32, every row
+        if manifest["format"] == 1:
             self._vectors().add(np.load(folder / "vectors.npy", allow_pickle=False))
         else:
-            self._dense = DenseVectors.load(folder / "vectors", manifest["vectors"], dimension,
-                                            len(rows))
-        if len(self._dense) != len(rows):
-            raise ValueError(f"{folder}: {len(self._dense)} vectors for {len(rows)} documents")
+            self._dense = DenseVectors.load(folder / "vectors", manifest["vectors"],
+                                            self.embedder.dimension, count)
+        if len(self._dense) != count:
+            raise ValueError(f"{folder}: {len(self._dense)} vectors for {count} documents")
 
     # ------------------------------------------------------------------ internals
     def _vectors(self) -> DenseVectors:
