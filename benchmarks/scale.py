@@ -178,9 +178,14 @@ def child(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
+# One thread for BLAS and faiss's OpenMP: latencies on a shared 2-core machine are stable
+# only without thread oversubscription; stated in the output.
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def spawn(*argv: str) -> dict:
     proc = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True,
-                          check=False)
+                          check=False, env={**os.environ, **SINGLE_THREAD})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode or not lines:
         raise SystemExit(f"child {argv} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
@@ -201,7 +206,8 @@ def main() -> None:
         child(args)
         return
     print("Synthetic scale run: msmarco-5k passages replicated with 2 extra tokens each; "
-          "vectors = real passage vectors + noise (not embedded); real query vectors.")
+          "vectors = real passage vectors + noise (not embedded); real query vectors; "
+          "one BLAS/OpenMP thread; latencies exclude query embedding.")
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         exact = None
