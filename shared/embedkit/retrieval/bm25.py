@@ -45,6 +45,7 @@ METHODS = ("lucene", "robertson", "atire")
 _FORMAT = 2
 _META = "bm25.json"
 _SEGMENTS = "segments"
+_VOCAB_FILES = ("vocab-bytes.npy", "vocab-offsets.npy", "vocab-order.npy")
 def top_k_positive(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions and scores of the k highest strictly positive scores, best first.
 
@@ -247,7 +248,8 @@ class BM25Index:
     def save(self, directory: str | Path, *, previous: str | Path | None = None) -> None:
         """Write the index into ``directory`` (created; must be empty or absent).
 
-        Files: ``bm25.json`` (settings, the segment list), ``vocab.json``, ``lengths.npy`` and
+        Files: ``bm25.json`` (settings, the segment list), ``vocab-*.npy`` (the tokens as UTF-8
+        bytes + offsets, and their ids in sorted order), ``lengths.npy`` and
         ``live.npy`` (per row), and ``segments/<name>/`` with each segment's numpy arrays. No
         pickle. Segments never change once written, so a segment already saved in
         ``previous`` (an earlier save's folder) is hard-linked instead of written again.
@@ -257,8 +259,8 @@ class BM25Index:
             raise FileExistsError(f"BM25 save folder {directory} is not empty")
         (directory / _SEGMENTS).mkdir(parents=True, exist_ok=True)
         engine = self.engine
-        (directory / "vocab.json").write_text(json.dumps(engine.vocab.tokens,
-                                                         ensure_ascii=False), encoding="utf-8")
+        for name, array in zip(_VOCAB_FILES, engine.vocab.pack()):
+            np.save(directory / name, array, allow_pickle=False)
         np.save(directory / "lengths.npy", engine.lengths, allow_pickle=False)
         np.save(directory / "live.npy", engine.live, allow_pickle=False)
         old = Path(previous) / _SEGMENTS if previous is not None else None
@@ -335,7 +337,16 @@ def _save_segment(segment: Segment, folder: Path, previous: Path | None) -> None
 
 
 def _load_engine(engine: SegmentedBM25, directory: Path, meta: dict, *, mmap: bool) -> None:
-    engine.vocab = Vocabulary(json.loads((directory / "vocab.json").read_text(encoding="utf-8")))
+    blob, offsets, order = (np.load(directory / name, mmap_mode="r" if mmap else None,
+                                    allow_pickle=False) for name in _VOCAB_FILES)
+    terms = len(order)
+    if blob.dtype != np.uint8 or offsets.shape != (terms + 1,) or order.dtype != np.int64 or (
+            terms and (offsets[0] != 0 or offsets[-1] != blob.size)):
+        raise ValueError(f"{directory}: the vocabulary files disagree ({terms} terms)")
+    if terms and (int(order.min()) < 0 or int(order.max()) >= terms
+                  or not np.all(np.bincount(order, minlength=terms) == 1)):
+        raise ValueError(f"{directory}: vocab-order.npy is not a permutation of the term ids")
+    engine.vocab = Vocabulary.from_packed(blob, offsets, order)
     lengths = np.load(directory / "lengths.npy", allow_pickle=False)
     live = np.load(directory / "live.npy", allow_pickle=False)
     rows = meta["num_rows"]

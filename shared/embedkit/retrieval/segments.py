@@ -159,31 +159,90 @@ def renumber_segment(segment: Segment, new_row: np.ndarray, live: np.ndarray,
 
 
 class Vocabulary:
-    """Token -> global term id, append-only (ids never change, so segments stay valid)."""
+    """Token -> global term id, append-only (ids never change, so segments stay valid).
+
+    A loaded vocabulary stays packed (UTF-8 bytes + offsets in id order, and the ids sorted by
+    token) and answers lookups by binary search, so opening an index with a million distinct
+    terms parses nothing; the dict is built on the first `encode` (an add).
+    """
 
     def __init__(self, tokens: Sequence[str] = ()) -> None:
-        self.tokens: list[str] = list(tokens)
-        self.ids: dict[str, int] = {t: i for i, t in enumerate(self.tokens)}
-        if len(self.ids) != len(self.tokens):
+        self._tokens: list[str] | None = list(tokens)
+        self._ids: dict[str, int] | None = {t: i for i, t in enumerate(self._tokens)}
+        if len(self._ids) != len(self._tokens):
             raise ValueError("the BM25 vocabulary lists a token twice")
+        self._packed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def from_packed(cls, blob: np.ndarray, offsets: np.ndarray,
+                    order: np.ndarray) -> Vocabulary:
+        vocab = cls()
+        vocab._tokens, vocab._ids, vocab._packed = None, None, (blob, offsets, order)
+        return vocab
 
     def __len__(self) -> int:
-        return len(self.tokens)
+        return len(self._tokens) if self._tokens is not None else len(self._packed[2])
+
+    @property
+    def tokens(self) -> list[str]:
+        """Every token, by id."""
+        if self._tokens is None:
+            blob, offsets, _ = self._packed
+            data, bounds = blob.tobytes(), offsets.tolist()
+            self._tokens = [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])]
+        return self._tokens
+
+    @property
+    def ids(self) -> dict[str, int]:
+        if self._ids is None:
+            self._ids = {t: i for i, t in enumerate(self.tokens)}
+            self._packed = None
+        return self._ids
+
+    def pack(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(UTF-8 bytes, offsets, ids sorted by token bytes) for saving."""
+        if self._packed is not None:
+            return self._packed
+        encoded = [t.encode("utf-8") for t in self.tokens]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        order = np.array(sorted(range(len(encoded)), key=encoded.__getitem__), dtype=np.int64)
+        return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets, order
 
     def encode(self, docs: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """(length of each doc, term id of every token in order); new tokens get new ids."""
+        ids, tokens = self.ids, self.tokens
         lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
         flat = list(chain.from_iterable(docs))
         for token in dict.fromkeys(flat):  # first-seen order: deterministic ids
-            if token not in self.ids:
-                self.ids[token] = len(self.tokens)
-                self.tokens.append(token)
-        ids = np.fromiter(map(self.ids.__getitem__, flat), dtype=np.int64, count=len(flat))
-        return lengths, ids
+            if token not in ids:
+                ids[token] = len(tokens)
+                tokens.append(token)
+        term_ids = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+        return lengths, term_ids
 
     def lookup(self, tokens: Sequence[str]) -> np.ndarray:
         """Term id per token, -1 for tokens never seen."""
-        return np.array([self.ids.get(t, -1) for t in tokens], dtype=np.int64)
+        if self._ids is not None:
+            return np.array([self._ids.get(t, -1) for t in tokens], dtype=np.int64)
+        return np.array([self._search(t.encode("utf-8")) for t in tokens], dtype=np.int64)
+
+    def _search(self, key: bytes) -> int:
+        blob, offsets, order = self._packed
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            term = int(order[mid])
+            found = blob[offsets[term]:offsets[term + 1]].tobytes()
+            if found < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(order):
+            term = int(order[lo])
+            if blob[offsets[term]:offsets[term + 1]].tobytes() == key:
+                return term
+        return -1
 
 
 class GrowableArray:
