@@ -24,9 +24,11 @@ def bench(
         "--model", "-m", help="Model to compare (repeat for several); default the bundled "
                               "all-MiniLM-L6-v2.")] = None,
     mode: Annotated[Optional[list[str]], typer.Option(
-        "--mode", help="Comma-separated: dense, bm25, hybrid-rrf, hybrid-weighted, hybrid-auto; "
-                       "'hybrid' = all three; '@alpha' sets a hybrid's dense weight, e.g. "
-                       "hybrid-weighted@0.7. Default dense,bm25,hybrid.")] = None,
+        "--mode", help="Comma-separated: dense, bm25, hybrid-rrf, hybrid-weighted, hybrid-auto "
+                       "(the default search), hybrid-auto-v1; 'hybrid' = rrf, weighted, auto; "
+                       "'@alpha' sets a hybrid's dense weight, e.g. hybrid-weighted@0.7; a "
+                       "suffix sets feedback: +prf (dense), +rm3 (BM25), +prf+rm3, +nofb, "
+                       "e.g. dense+prf. Default dense,bm25,hybrid.")] = None,
     glossary: Annotated[Optional[Path], typer.Option(
         "--glossary", help="JSON/CSV glossary: every run is done with and without it.")] = None,
     glossary_only: Annotated[bool, typer.Option(

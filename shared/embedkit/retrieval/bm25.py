@@ -153,6 +153,10 @@ class BM25Index:
         docs = bag_of_words(self.engine)
         return [docs[row] for row in self._live_rows().tolist()]
 
+    def row_tokens(self, row: int) -> list[str]:
+        """One row's tokens, as a bag of words (cost: one pass over its segment)."""
+        return self.engine.row_tokens(int(row))
+
     def build(self, corpus_tokens: Iterable[Sequence[str]]) -> None:
         """Replace the whole corpus with these documents."""
         self.engine = SegmentedBM25(k1=self.k1, b=self.b, method=self.method,

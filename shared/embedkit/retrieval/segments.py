@@ -372,6 +372,17 @@ class SegmentedBM25:
             all_rows, all_tf = all_rows[keep], all_tf[keep]
         return all_rows, all_tf
 
+    def row_tokens(self, row: int) -> list[str]:
+        """One row's tokens as a bag of words (repeated by count, grouped by term)."""
+        for segment in self.segments:
+            if segment.start <= row < segment.start + segment.size:
+                hits = np.flatnonzero(np.asarray(segment.rows) == row - segment.start)
+                terms = np.searchsorted(segment.indptr, hits, side="right") - 1
+                words = self.vocab.tokens
+                return [words[int(segment.terms[t])] for t, tf in
+                        zip(terms.tolist(), segment.tf[hits].tolist()) for _ in range(int(tf))]
+        return []
+
     def document_frequencies(self, tokens: Sequence[str]) -> np.ndarray:
         """Live documents containing each token."""
         return np.array([self.postings(int(t))[0].size if t >= 0 else 0
