@@ -13,13 +13,9 @@ from typing import Any
 import numpy as np
 from embedkit import Embedder, Glossary
 from embedkit.catalog import DEFAULT_MODEL
-from embedkit.providers import parse_model_string
+from embedkit.providers import API_KEY_ENV_VARS, api_only_options, parse_model_string
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
-
-# Where each API provider's key is looked up when ``api_key`` is not passed: the same
-# variables the engine's providers read (and langchain-openai / langchain-cohere use).
-API_KEY_ENV_VARS: dict[str, str] = {"openai": "OPENAI_API_KEY", "cohere": "COHERE_API_KEY"}
 
 
 def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
@@ -132,8 +128,9 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
         }
         remote_only = {"api_key": self.api_key, "base_url": self.base_url, "timeout": self.timeout}
         given = {name: value for name, value in remote_only.items() if value is not None}
-        if given and parse_model_string(self.model).provider == "local":
-            raise ValueError(f"{', '.join(given)} apply to API models ('openai:...', "
+        misplaced = api_only_options(self.model, given)
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} apply to API models ('openai:...', "
                              f"'cohere:...'), not to the local model {self.model!r}")
         if self.api_key is not None:
             given["api_key"] = self.api_key.get_secret_value()

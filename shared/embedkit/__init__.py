@@ -14,8 +14,8 @@ from .catalog import CATALOG, ModelSpec, find_spec, get_spec, list_models
 from .embedder import Embedder
 from .cost import CostTracker, estimate_cost
 from .errors import (
-    APIError, BudgetExceeded, EmbedKitError, FingerprintMismatchError, ModelNotFoundError,
-    ProviderError, UnknownModelError,
+    APIError, BudgetExceeded, EmbedKitError, FingerprintMismatchError, IndexFormatError,
+    ModelNotFoundError, ProviderError, UnknownModelError,
 )
 from .glossary import Glossary
 from .retrieval.bm25 import BM25Index
@@ -46,6 +46,7 @@ __all__ = [
     "FingerprintMismatchError",
     "Glossary",
     "HybridIndex",
+    "IndexFormatError",
     "ModelNotFoundError",
     "ModelSpec",
     "MonitorAlert",

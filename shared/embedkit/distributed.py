@@ -27,6 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .arguments import check_positive_int
 from .extras import require
 from .errors import FingerprintMismatchError
 from .glossary import as_glossary
@@ -262,8 +263,7 @@ def _check_options(role: str, actors: int, batch_size: int, rows_per_file: int) 
         raise ValueError(f"role must be 'document' or 'query', got {role!r}")
     for name, value in (("actors", actors), ("batch_size", batch_size),
                         ("rows_per_file", rows_per_file)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int(name, value)
 
 
 def _ensure_ray(ray: Any, address: str | None) -> None:

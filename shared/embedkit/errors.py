@@ -6,6 +6,8 @@ The tree (catch `EmbedKitError` for all of them)::
     ├── ModelNotFoundError        a model could not be resolved or loaded
     ├── UnknownModelError         not in the catalog; also a KeyError
     ├── FingerprintMismatchError  vectors of two configurations were about to be mixed
+    ├── IndexFormatError          a saved index is corrupt, hostile or not what save writes;
+    │                             also a ValueError
     ├── ProviderError             a backend failed or returned something unusable
     │   └── APIError              an API request failed for good (status, retryable, attempts)
     ├── BudgetExceeded            a call was refused because it would cross the Budget
@@ -28,6 +30,14 @@ class ModelNotFoundError(EmbedKitError):
 
 class FingerprintMismatchError(EmbedKitError):
     """Vectors from one embedding configuration were about to be mixed with another's."""
+
+
+class IndexFormatError(EmbedKitError, ValueError):
+    """A saved index folder cannot be loaded: a file is missing, malformed, inconsistent with
+    the others, not a regular file, or outside the folder. The message names the file.
+
+    Also a `ValueError`, so ``except ValueError`` around ``HybridIndex.load`` keeps working.
+    """
 
 
 class UnknownModelError(EmbedKitError, KeyError):

@@ -54,7 +54,7 @@ class LocalProvider(ThreadedAsyncMixin):
     def __init__(self, model: str = DEFAULT_MODEL, *, device: str | None = None,
                  trust_remote_code: bool | None = None) -> None:
         self.requested = model
-        self.spec: ModelSpec | None = _spec_for(model)
+        self.spec: ModelSpec | None = _local_catalog_spec(model)
         remote_code = self.spec.trust_remote_code if trust_remote_code is None and self.spec \
             else bool(trust_remote_code)
         self.path, self.model_st = _load(model, device, remote_code)
@@ -102,7 +102,7 @@ class LocalProvider(ThreadedAsyncMixin):
         return f"LocalProvider(model={self.model!r}, dimension={self.dimension})"
 
 
-def _spec_for(model: str) -> ModelSpec | None:
+def _local_catalog_spec(model: str) -> ModelSpec | None:
     spec = find_spec(model)
     if spec is None and ("/" in model or os.sep in model):
         # A downloaded copy of a catalog model keeps its folder name: use its prefixes.

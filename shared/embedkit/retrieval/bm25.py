@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ..extras import require
+from .persistence import Checker, SaveFolder
 from .segments import Segment, SegmentedBM25, Vocabulary
 
 BACKENDS = ("bm25s", "rank_bm25")
@@ -276,25 +277,30 @@ class BM25Index:
         (directory / _META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: str | Path, *, mmap: bool = True) -> BM25Index:
-        """Read an index written by :meth:`save`; segment arrays are memory-mapped."""
-        directory = Path(directory)
-        meta_path = directory / _META
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"no BM25 index at {directory} (missing {_META})")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") not in (1, _FORMAT):
-            raise ValueError(f"{meta_path}: unsupported format {meta.get('format')!r}")
+    def load(cls, directory: str | Path) -> BM25Index:
+        """Read an index written by :meth:`save`; every file is validated first and the
+        segment arrays are memory-mapped.
+
+        Raises:
+            embedkit.errors.IndexFormatError: a file is missing, malformed, a symlink or not a
+                regular file, or the files disagree; the message names the file.
+        """
+        return cls.read(SaveFolder(directory))
+
+    @classmethod
+    def read(cls, folder: SaveFolder) -> BM25Index:
+        """:meth:`load` from a `embedkit.retrieval.persistence.SaveFolder`."""
+        meta = _read_meta(folder)
         index = cls(backend=meta["backend"], k1=meta["k1"], b=meta["b"], method=meta["method"],
                     compact_ratio=meta["compact_ratio"],
                     merge_factor=meta.get("merge_factor", 8))
         if meta["format"] == 1:
-            index.add(_read_format1_tokens(directory))
+            index.add(_read_token_store(folder, _read_vocab(folder), meta["num_docs"]))
         else:
-            _load_engine(index.engine, directory, meta, mmap=mmap)
-        if len(index) != meta["num_docs"]:
-            raise ValueError(f"{directory}: {len(index)} live documents for "
-                             f"{meta['num_docs']} in {_META}; the save is corrupt")
+            _read_engine(index.engine, folder, meta)
+        Checker(folder, _META).that(len(index) == meta["num_docs"],
+                                    f"num_docs is {meta['num_docs']}, the rows hold "
+                                    f"{len(index)} live documents")
         return index
 
     # ---- internals --------------------------------------------------------------------------
@@ -340,48 +346,95 @@ def _save_segment(segment: Segment, folder: Path, previous: Path | None) -> None
             shutil.copyfile(source / name, folder / name)
 
 
-def _load_engine(engine: SegmentedBM25, directory: Path, meta: dict, *, mmap: bool) -> None:
-    blob, offsets, order = (np.load(directory / name, mmap_mode="r" if mmap else None,
-                                    allow_pickle=False) for name in _VOCAB_FILES)
-    terms = len(order)
-    if blob.dtype != np.uint8 or offsets.shape != (terms + 1,) or order.dtype != np.int64 or (
-            terms and (offsets[0] != 0 or offsets[-1] != blob.size)):
-        raise ValueError(f"{directory}: the vocabulary files disagree ({terms} terms)")
-    if terms and (int(order.min()) < 0 or int(order.max()) >= terms
-                  or not np.all(np.bincount(order, minlength=terms) == 1)):
-        raise ValueError(f"{directory}: vocab-order.npy is not a permutation of the term ids")
-    engine.vocab = Vocabulary.from_packed(blob, offsets, order)
-    lengths = np.load(directory / "lengths.npy", allow_pickle=False)
-    live = np.load(directory / "live.npy", allow_pickle=False)
+def _read_engine(engine: SegmentedBM25, folder: SaveFolder, meta: dict) -> None:
     rows = meta["num_rows"]
-    if lengths.shape != (rows,) or live.shape != (rows,) or live.dtype != bool:
-        raise ValueError(f"{directory}: lengths {lengths.shape} / live {live.shape} "
-                         f"do not match {rows} rows")
+    terms = folder.read_array(_VOCAB_FILES[2], np.int64, (None,))
+    order_check = Checker(folder, _VOCAB_FILES[2])
+    order_check.that(not terms.size or (int(terms.min()) >= 0 and int(terms.max()) < terms.size
+                                        and bool(np.all(np.bincount(terms) == 1))),
+                     "not a permutation of the term ids")
+    offsets = folder.read_array(_VOCAB_FILES[1], np.int64, (terms.size + 1,))
+    blob = folder.read_array(_VOCAB_FILES[0], np.uint8, (None,), mmap_data=True)
+    Checker(folder, _VOCAB_FILES[1]).that(
+        offsets[0] == 0 and offsets[-1] == blob.size and bool(np.all(np.diff(offsets) > 0)),
+        f"offsets must rise from 0 to {blob.size}, one non-empty token each")
+    engine.vocab = Vocabulary.from_packed(blob, offsets, terms)
+    lengths = folder.read_array("lengths.npy", np.int32, (rows,))
+    Checker(folder, "lengths.npy").that(bool(np.all(lengths >= 0)), "a negative length")
+    live = folder.read_array("live.npy", np.bool_, (rows,))
     engine._lengths.replace(lengths)
     engine._live.replace(live)
     engine.live_count = int(live.sum())
     engine.live_length = int(lengths[live].sum(dtype=np.int64))
     engine.segments = []
+    segments = folder.folder(_SEGMENTS)
     expected_start = 0
     for entry in meta["segments"]:
-        name, start, size = str(entry["name"]), int(entry["start"]), int(entry["size"])
-        if start != expected_start or not name.isalnum():
-            raise ValueError(f"{directory}: segment {name!r} starts at row {start}, "
-                             f"expected {expected_start}")
-        segment = Segment.load(directory / _SEGMENTS / name, name, start, size, mmap=mmap)
-        if segment.terms.size and int(segment.terms[-1]) >= len(engine.vocab):
-            raise ValueError(f"{directory}: segment {name} uses term ids beyond the vocabulary")
+        name, start, size = entry["name"], entry["start"], entry["size"]
+        Checker(folder, _META).that(start == expected_start,
+                                    f"segment {name} starts at row {start}, expected "
+                                    f"{expected_start}")
+        segment = Segment.read(segments.folder(name), name, start, size)
+        Checker(segments, name).that(
+            not segment.terms.size or int(segment.terms[-1]) < len(engine.vocab),
+            "term ids beyond the vocabulary")
         engine.segments.append(segment)
         expected_start = start + size
-    if expected_start != rows:
-        raise ValueError(f"{directory}: segments cover {expected_start} rows, not {rows}")
+    Checker(folder, _META).that(expected_start == rows,
+                                f"segments cover {expected_start} rows, not {rows}")
 
 
-def _read_format1_tokens(directory: Path) -> list[list[str]]:
+def _read_meta(folder: SaveFolder) -> dict:
+    meta = folder.read_json(_META)
+    check = Checker(folder, _META)
+    check.that(isinstance(meta, dict), "BM25 settings is not a JSON object")
+    check.that(meta.get("format") in (1, _FORMAT), f"unsupported format {meta.get('format')!r}")
+    keys = ("format", "backend", "k1", "b", "method", "compact_ratio", "num_docs")
+    if meta["format"] == _FORMAT:
+        keys = (*keys, "merge_factor", "num_rows", "segments")
+    check.keys(meta, keys, "BM25 settings")
+    check.that(meta["backend"] in BACKENDS, f"backend must be one of {BACKENDS}")
+    check.that(meta["method"] in METHODS, f"method must be one of {METHODS}")
+    check.number(meta["k1"], "k1", 0.0, 1e6)
+    check.number(meta["b"], "b", 0.0, 1.0)
+    check.number(meta["compact_ratio"], "compact_ratio", 0.0, 1.0)
+    check.integer(meta["num_docs"], "num_docs", minimum=0)
+    if meta["format"] == _FORMAT:
+        check.integer(meta["merge_factor"], "merge_factor", minimum=2)
+        check.integer(meta["num_rows"], "num_rows", minimum=meta["num_docs"])
+        check.that(isinstance(meta["segments"], list), "segments must be a list")
+        for i, entry in enumerate(meta["segments"]):
+            check.keys(entry, ("name", "start", "size"), f"segments[{i}]")
+            check.that(isinstance(entry["name"], str) and entry["name"].isalnum()
+                       and entry["name"].isascii(), f"segments[{i}].name is not a plain name")
+            check.integer(entry["start"], f"segments[{i}].start", minimum=0)
+            check.integer(entry["size"], f"segments[{i}].size", minimum=0)
+    return meta
+
+
+def _read_vocab(folder: SaveFolder) -> list[str]:
+    """The token list of a format-1 save."""
+    vocab = folder.read_json("vocab.json", limit=None)
+    check = Checker(folder, "vocab.json")
+    check.that(isinstance(vocab, list) and all(isinstance(t, str) and t for t in vocab),
+               "not a list of non-empty strings")
+    check.that(len(set(vocab)) == len(vocab), "a token is listed twice")
+    return vocab
+
+
+def _read_token_store(folder: SaveFolder, vocab: list[str], num_docs: int) -> list[list[str]]:
     """Token lists of a format-1 save (before segments), to rebuild from."""
-    vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
-    ids = np.load(directory / "token_ids.npy", allow_pickle=False)
-    offsets = np.load(directory / "offsets.npy", allow_pickle=False)
+    ids = folder.read_array("token_ids.npy", np.int32, (None,))
+    Checker(folder, "token_ids.npy").that(
+        bool(np.all((ids >= 0) & (ids < len(vocab)))),
+        f"token ids outside 0..{len(vocab) - 1} (vocab.json)")
+    offsets = folder.read_array("offsets.npy", np.int64, (None,))
+    Checker(folder, "offsets.npy").that(
+        offsets.size == num_docs + 1,
+        f"holds {offsets.size - 1} documents, {_META} says {num_docs}")
+    Checker(folder, "offsets.npy").that(
+        offsets[0] == 0 and offsets[-1] == ids.size and bool(np.all(np.diff(offsets) >= 0)),
+        f"offsets must rise from 0 to {ids.size} (the token count)")
     words = np.asarray(vocab, dtype=object)
     return [words[ids[offsets[i]:offsets[i + 1]]].tolist() for i in range(len(offsets) - 1)]
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .persistence import Checker, SaveFolder
+
 _COLUMNS = ("ids", "texts", "metadata")
 
 
@@ -75,19 +77,17 @@ class _Chunk:
                 np.save(folder / file, array, allow_pickle=False)
 
     @classmethod
-    def load(cls, folder: Path, name: str, rows: int) -> _Chunk:
-        if not name.isalnum():
-            raise ValueError(f"{folder}: bad document chunk name {name!r}")
+    def read(cls, folder: SaveFolder, name: str, rows: int) -> _Chunk:
+        """A saved chunk, its arrays checked and memory-mapped."""
         columns = {}
         for key in _COLUMNS:
-            blob = np.load(folder / f"docs-{name}-{key}-bytes.npy", mmap_mode="r",
-                           allow_pickle=False)
-            offsets = np.load(folder / f"docs-{name}-{key}-offsets.npy", allow_pickle=False)
-            if blob.dtype != np.uint8 or blob.ndim != 1 or offsets.shape != (rows + 1,) or (
-                    rows and (offsets[0] != 0 or offsets[-1] != blob.size
-                              or np.any(np.diff(offsets) < 0))):
-                raise ValueError(f"{folder}: document chunk {name} column {key} is corrupt "
-                                 f"(expected {rows} rows)")
+            stem = f"docs-{name}-{key}"
+            blob = folder.read_array(f"{stem}-bytes.npy", np.uint8, (None,), mmap_data=True)
+            offsets = folder.read_array(f"{stem}-offsets.npy", np.int64, (rows + 1,))
+            Checker(folder, f"{stem}-offsets.npy").that(
+                offsets[0] == 0 and offsets[-1] == blob.size
+                and bool(np.all(np.diff(offsets) >= 0)),
+                f"offsets must rise from 0 to {blob.size} (the bytes of {stem}-bytes.npy)")
             columns[key] = _Column(blob, offsets)
         return cls(name, columns)
 
@@ -195,15 +195,16 @@ class DocumentStore:
         return [{"name": c.name, "rows": len(c)} for c in self._chunks]
 
     @classmethod
-    def load(cls, folder: Path, entries: list[dict[str, object]],
+    def read(cls, folder: SaveFolder, entries: list[dict[str, Any]],
              live: np.ndarray) -> DocumentStore:
+        """The store saved in ``folder`` (chunks listed by the manifest), memory-mapped."""
         store = cls()
         for entry in entries:
-            chunk = _Chunk.load(folder, str(entry["name"]), int(entry["rows"]))
+            chunk = _Chunk.read(folder, entry["name"], entry["rows"])
             store._starts.append(store._saved_rows)
             store._chunks.append(chunk)
             store._saved_rows += len(chunk)
         if store.num_rows != len(live):
-            raise ValueError(f"{folder}: {store.num_rows} documents for {len(live)} rows")
+            raise folder.error("", f"{store.num_rows} documents for {len(live)} BM25 rows")
         store._dead = set(np.flatnonzero(~live).tolist())
         return store

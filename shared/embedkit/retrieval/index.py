@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from ..atomic_dir import current_version, new_version
+from ..arguments import check_int
+from ..atomic_dir import current_version, new_version, read_current
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
 from .feedback import check_feedback_mode, expansion_terms, mix_scores, rocchio
@@ -38,14 +40,15 @@ from ..progress import progress
 from ..validation import validate_query, validate_texts
 from .bm25 import BM25Index, top_k_positive
 from .documents import DocumentStore
-from .fusion import AutoAlpha, FusedHit, rrf, weighted_top
+from .fusion import FUSIONS, AutoAlpha, FusedHit, rrf, weighted_top
+from .persistence import (
+    BM25_FOLDER, DOCUMENTS_FOLDER, INDEX_FORMAT, MANIFEST, VECTORS_FOLDER, SaveFolder,
+    read_documents, read_manifest, read_vectors,
+)
 from .tokenizer import Tokenizer
 from .vectors import VECTOR_MODES, DenseVectors
 
-FUSIONS = ("auto", "auto-v1", "rrf", "weighted", "dense", "bm25")
 DEFAULT_FUSION = "auto"
-_FORMAT = 2
-_READABLE_FORMATS = (1, 2)
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
 
 #: ``{key: value}`` equality on every key, or a predicate over a document's metadata (what an
@@ -145,7 +148,11 @@ class HybridIndex:
         vectors: str = "float32",
         rescore: int | None = None,
     ) -> None:
+        _check_embedder(embedder)
         _check_fusion(fusion, alpha, candidates)
+        if isinstance(rrf_k, bool) or not isinstance(rrf_k, int | float) or not (
+                math.isfinite(rrf_k) and rrf_k >= 0):
+            raise ValueError(f"rrf_k must be a finite number >= 0, got {rrf_k!r}")
         if feedback is not None:
             check_feedback_mode(feedback)
         if vectors not in VECTOR_MODES:
@@ -277,8 +284,7 @@ class HybridIndex:
             feedback: override the index's ``feedback`` for this query.
         """
         validate_query(query)
-        options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates, feedback or self.feedback)
+        options = self._options(k, fusion, alpha, filter, ids, dense_candidates, feedback)
         if query_vector is None and self._needs_query_vector(options):
             query_vector = self.embedder.embed_query(query)
         return self._search(query, query_vector, options)
@@ -291,8 +297,7 @@ class HybridIndex:
                       feedback: str | None = None) -> list[SearchHit]:
         """`search` without blocking the event loop."""
         validate_query(query)
-        options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates, feedback or self.feedback)
+        options = self._options(k, fusion, alpha, filter, ids, dense_candidates, feedback)
         if query_vector is None and self._needs_query_vector(options):
             query_vector = await self.embedder.aembed_query(query)
         return await asyncio.to_thread(self._search, query, query_vector, options)
@@ -391,6 +396,63 @@ class HybridIndex:
         mixed = mix_scores(bm25_scores, self.bm25.row_scores(terms), settings.weight)
         return _bm25_list(mixed, allowed, depth)
 
+    def _options(self, k: int, fusion: str | None, alpha: float | None,
+                 filter: MetadataFilter | None, ids: Collection[str] | None,
+                 dense_candidates: Sequence[tuple[str, float]] | None,
+                 feedback: str | None) -> _Options:
+        """One search's settings, checked before any work (embedding the query) is done."""
+        return _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
+                        _check_filter(filter), ids,
+                        None if dense_candidates is None else _check_candidates(dense_candidates),
+                        feedback or self.feedback)
+
+    def _decide(self, mode: str, alpha: float, tokens: list[str], dense: list, sparse: list,
+                *, gate: bool) -> tuple[float, bool]:
+        """The dense weight for this query and whether ``feedback="auto"`` runs feedback.
+
+        The query's signals need BM25's statistics: they are only read when a decision needs
+        them, so a dense-only search never waits for a BM25 rebuild after an ``add``.
+        """
+        if mode not in ("auto", "auto-v1") and not gate:
+            return alpha, False
+        signals = query_signals(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        if mode == "auto":
+            agreement = overlap([p for p, _ in dense], [p for p, _ in sparse],
+                                self.policy.agreement_depth)
+            alpha = self.policy.alpha(signals, agreement)
+        elif mode == "auto-v1":
+            alpha = self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        return alpha, self.policy.wants_feedback(signals)
+
+    def _dense_feedback(self, query_vector: np.ndarray | None, ranking: list[FusedHit],
+                        dense: list, sparse: list, depth: int) -> list[tuple[int, float]]:
+        """The candidates (both lists) scored again by the Rocchio-moved query vector.
+
+        Kept as it is when there is no query vector or no stored matrix (the dense side is an
+        external vector store): the feedback documents' vectors are unknown.
+        """
+        settings = self.policy.feedback
+        if query_vector is None or self._dense is None or not ranking:
+            return dense
+        top = np.array([int(hit.id) for hit in ranking[:settings.depth]], dtype=np.int64)
+        moved = rocchio(query_vector, self._dense.full.take(top), settings.beta)
+        pool = np.unique(np.fromiter((p for p, _ in (*dense, *sparse)), dtype=np.int64))
+        scores = self._dense.scores_for(moved, pool)
+        order = np.lexsort((pool, -scores))[:depth]
+        return [(int(pool[i]), float(scores[i])) for i in order]
+
+    def _bm25_feedback(self, tokens: list[str], ranking: list[FusedHit],
+                       bm25_scores: np.ndarray, allowed: np.ndarray | None,
+                       depth: int) -> list[tuple[int, float]]:
+        """BM25 list of the query expanded with the top documents' characteristic tokens."""
+        settings = self.policy.feedback
+        top = [self.bm25.row_tokens(int(hit.id)) for hit in ranking[:settings.depth]]
+        terms = expansion_terms(tokens, top, self.bm25.idf, settings.terms)
+        if not terms:
+            return _bm25_list(bm25_scores, allowed, depth)
+        mixed = mix_scores(bm25_scores, self.bm25.row_scores(terms), settings.weight)
+        return _bm25_list(mixed, allowed, depth)
+
     def _needs_query_vector(self, options: _Options) -> bool:
         return (options.fusion != "bm25" and options.dense_candidates is None
                 and self.store_vectors)
@@ -425,7 +487,7 @@ class HybridIndex:
             position = self._docs.rows.get(doc_id)
             # A shared vector store may hold documents this index never saw: skip them.
             if position is not None and (allowed is None or allowed[position]):
-                pairs.append((position, float(score)))
+                pairs.append((position, score))
         return pairs
 
     def _fuse(self, mode: str, alpha: float, dense: list, sparse: list, *,
@@ -479,45 +541,106 @@ class HybridIndex:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """Write the index to a folder: numpy arrays, JSON and BM25 files, no pickle.
+        """Write the index to a folder: numpy arrays and JSON, no pickle.
 
         A new version is written beside the old one and then made current in one atomic
-        rename, so a crash mid-save leaves the previous save loadable.
+        rename, so a crash mid-save leaves the previous save loadable. Saves from several
+        processes to one folder take turns (a lock file), and a `load` running meanwhile
+        returns the old or the new version (`embedkit.atomic_dir`). Files that never change
+        once written (BM25 segments, vector and document chunks) are hard-linked from the
+        previous version instead of written again.
         """
-        previous = _previous_version(path)
         with new_version(path) as folder:
+            previous = _previous_version(path)  # read under the save lock
             manifest = self._manifest()
             if self._dense is not None:
-                (folder / "vectors").mkdir()
+                (folder / VECTORS_FOLDER).mkdir()
                 manifest["vectors"] = self._dense.save(
-                    folder / "vectors", previous / "vectors" if previous else None)
-            (folder / "documents").mkdir()
+                    folder / VECTORS_FOLDER, previous / VECTORS_FOLDER if previous else None)
+            (folder / DOCUMENTS_FOLDER).mkdir()
             manifest["documents"] = self._docs.save(
-                folder / "documents", previous / "documents" if previous else None)
-            self.bm25.save(folder / "bm25", previous=previous / "bm25" if previous else None)
-            (folder / "manifest.json").write_text(json.dumps(manifest, indent=2),
-                                                  encoding="utf-8")
+                folder / DOCUMENTS_FOLDER, previous / DOCUMENTS_FOLDER if previous else None)
+            self.bm25.save(folder / BM25_FOLDER,
+                           previous=previous / BM25_FOLDER if previous else None)
+            (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder, **overrides: Any) -> HybridIndex:
-        """Open a saved index; the embedder must have the fingerprint it was built with."""
-        folder = current_version(path)
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("format") not in _READABLE_FORMATS:
-            raise ValueError(f"{folder}: unsupported index format {manifest.get('format')!r}")
+        """Open a saved index; the embedder must have the fingerprint it was built with.
+
+        Vectors, BM25 segments and document texts are memory-mapped: opening takes
+        milliseconds whatever the size, pages load as searches touch them and are shared
+        between processes. The folder is read as untrusted input: ``CURRENT`` must name a
+        version folder inside it, symlinks and anything but regular files are refused, array
+        headers (dtype, shape, byte count) are checked before mapping, and every setting must
+        be one `save` writes. A load racing saves from other processes returns the old or the
+        new version. Index format 1 (before segments) is still read.
+
+        Args:
+            path: the folder given to `save`.
+            embedder: configured as when the index was built.
+            **overrides: constructor settings that replace the saved ones (``fusion``,
+                ``monitor``, ``show_progress``...). ``tokenizer``: required when the index was
+                saved with a pattern outside `embedkit.retrieval.tokenizer.PATTERNS` (a regex
+                read from disk is never compiled); it must equal the saved tokenizer.
+
+        Raises:
+            FileNotFoundError: nothing was saved at ``path``.
+            embedkit.errors.IndexFormatError: a corrupt, inconsistent or hostile save (the
+                message names the file).
+            embedkit.errors.FingerprintMismatchError: built with another embedder.
+        """
+        _check_embedder(embedder)
+        return read_current(path, lambda version: cls._read_version(
+            SaveFolder(version), embedder, path, dict(overrides)))
+
+    @classmethod
+    def _read_version(cls, folder: SaveFolder, embedder: Embedder, path: str | Path,
+                      overrides: dict[str, Any]) -> HybridIndex:
+        manifest = read_manifest(folder)
         _check_fingerprint(manifest, embedder, path)
-        settings = {**manifest["settings"], **overrides}
-        index = cls(embedder, bm25=BM25Index.load(folder / "bm25"),
-                    tokenizer=Tokenizer.from_dict(manifest["tokenizer"]),
-                    auto=AutoAlpha(**manifest["auto"]),
-                    policy=SearchPolicy(**manifest["policy"]) if "policy" in manifest else None,
-                    **settings)
-        index._load_documents(folder, manifest)
+        tokenizer = _saved_tokenizer(folder, manifest["tokenizer"],
+                                     overrides.pop("tokenizer", None))
+        bm25 = BM25Index.read(folder.folder(BM25_FOLDER))
+        settings = {"auto": AutoAlpha(**manifest["auto"]), **manifest["settings"], **overrides}
+        if "policy" in manifest:  # saves before the policy existed use the default one
+            settings = {"policy": SearchPolicy(**manifest["policy"]), **settings}
+        index = cls(embedder, bm25=bm25, tokenizer=tokenizer, **settings)
+        if manifest["format"] == 1:
+            index._read_format1(folder, manifest)
+        else:
+            index._read_rows(folder, manifest)
         return index
+
+    def _read_format1(self, folder: SaveFolder, manifest: Mapping[str, Any]) -> None:
+        """documents.jsonl and one vectors.npy: every row live."""
+        ids, texts, metadatas = read_documents(folder, manifest["count"])
+        if len(self.bm25) != len(ids):
+            raise folder.error(f"{BM25_FOLDER}/bm25.json", f"{len(self.bm25)} documents, "
+                               f"documents.jsonl {len(ids)}")
+        self._docs.append(ids, texts, metadatas)
+        if self.store_vectors:
+            self._vectors().add(read_vectors(folder, len(ids), self.embedder.dimension))
+
+    def _read_rows(self, folder: SaveFolder, manifest: Mapping[str, Any]) -> None:
+        rows = self.bm25.num_rows
+        if len(self.bm25) != manifest["count"]:
+            raise folder.error(f"{BM25_FOLDER}/bm25.json", f"{len(self.bm25)} live documents, "
+                               f"the manifest says {manifest['count']}")
+        self._docs = DocumentStore.read(folder.folder(DOCUMENTS_FOLDER), manifest["documents"],
+                                        self._live)
+        if "vectors" not in manifest:
+            if self.store_vectors and rows:
+                raise folder.error(MANIFEST, f"no vectors for {rows} rows")
+            return
+        if not self.store_vectors:
+            raise folder.error(MANIFEST, "vectors saved, but settings.store_vectors is false")
+        self._dense = DenseVectors.read(folder.folder(VECTORS_FOLDER), manifest["vectors"],
+                                        self.embedder.dimension, rows)
 
     def _manifest(self) -> dict[str, Any]:
         return {
-            "format": _FORMAT,
+            "format": INDEX_FORMAT,
             "fingerprint": self.embedder.fingerprint,
             "embedder": self.embedder.describe(),
             "count": len(self),
@@ -529,30 +652,6 @@ class HybridIndex:
             "policy": self.policy.to_dict(),
             "tokenizer": self.tokenizer.to_dict(),
         }
-
-    def _load_documents(self, folder: Path, manifest: Mapping[str, Any]) -> None:
-        if manifest["format"] == 1:  # documents.jsonl and one vectors.npy
-            with (folder / "documents.jsonl").open(encoding="utf-8") as fh:
-                rows = [json.loads(line) for line in fh]
-            self._docs.append([r["id"] for r in rows], [r["text"] for r in rows],
-                              [r["metadata"] for r in rows])
-        else:
-            self._docs = DocumentStore.load(folder / "documents", manifest["documents"],
-                                            self._live)
-        count = self._docs.num_rows
-        if count != self.bm25.num_rows or len(self.bm25) != manifest["count"]:
-            raise ValueError(f"{folder}: the save is inconsistent ({count} documents, "
-                             f"{self.bm25.num_rows} BM25 rows, {len(self.bm25)} live, "
-                             f"manifest {manifest['count']})")
-        if not self.store_vectors:
-            return
-        if manifest["format"] == 1:
-            self._vectors().add(np.load(folder / "vectors.npy", allow_pickle=False))
-        else:
-            self._dense = DenseVectors.load(folder / "vectors", manifest["vectors"],
-                                            self.embedder.dimension, count)
-        if len(self._dense) != count:
-            raise ValueError(f"{folder}: {len(self._dense)} vectors for {count} documents")
 
     # ------------------------------------------------------------------ internals
     def _vectors(self) -> DenseVectors:
@@ -647,19 +746,67 @@ def _resolve_feedback(feedback: str | None, fusion: str) -> str:
 
 
 def _check_k(k: int) -> None:
-    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 0:
-        raise ValueError(f"k must be an integer >= 0, got {k!r}")
+    check_int("k", k, minimum=0, numpy_ok=True)
+
+
+def _check_embedder(embedder: Any) -> None:
+    missing = [name for name in ("embed_documents", "embed_query", "fingerprint", "dimension")
+               if not hasattr(embedder, name)]
+    if missing:
+        raise TypeError(f"HybridIndex needs an embedder (embedkit.Embedder), got "
+                        f"{type(embedder).__name__}: {embedder!r:.80}")
+
+
+def _check_filter(filter: Any) -> MetadataFilter | None:
+    """A callable as it is, or a dict normalized like stored metadata (tuples -> lists)."""
+    if filter is None or callable(filter):
+        return filter
+    if not isinstance(filter, Mapping):
+        raise TypeError(f"filter must be a dict {{key: value}} or a callable over a document's "
+                        f"metadata, got {type(filter).__name__}: {filter!r:.80}")
+    for key in filter:
+        if not isinstance(key, str):
+            raise TypeError(f"filter key {key!r} is {type(key).__name__}; metadata keys are str")
+    return {key: _json_value(value, f"filter value for {key!r}") for key, value in filter.items()}
+
+
+def _check_candidates(candidates: Any) -> list[tuple[str, float]]:
+    """``(id, score)`` pairs: each id once with its best score, best first; scores finite."""
+    if isinstance(candidates, str | bytes | Mapping) or not isinstance(candidates, Iterable):
+        raise TypeError("dense_candidates must be a list of (id, score) pairs, got "
+                        f"{type(candidates).__name__}")
+    best: dict[str, float] = {}
+    for i, pair in enumerate(candidates):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise TypeError(f"dense_candidates[{i}] must be an (id, score) pair, got "
+                            f"{pair!r:.80}")
+        doc_id, score = pair
+        if not isinstance(doc_id, str):
+            raise TypeError(f"dense_candidates[{i}]: id must be a str, got {doc_id!r:.80}")
+        if isinstance(score, bool) or not isinstance(score, int | float | np.number):
+            raise TypeError(f"dense_candidates[{i}] ({doc_id!r}): score must be a number, got "
+                            f"{score!r:.80}")
+        score = float(score)
+        if not math.isfinite(score):
+            raise ValueError(f"dense_candidates[{i}] ({doc_id!r}): score {score} is not finite")
+        if doc_id not in best or score > best[doc_id]:
+            best[doc_id] = score
+    return sorted(best.items(), key=lambda pair: -pair[1])
 
 
 def _check_ids(ids: Sequence[str] | None, count: int) -> list[str]:
     if ids is None:
         return [uuid.uuid4().hex for _ in range(count)]
+    if isinstance(ids, str | bytes):
+        raise TypeError(f"ids must be a list of ids, got a single {type(ids).__name__} "
+                        f"{ids!r:.80}; wrap it: ids=[...]")
     ids = list(ids)
     if len(ids) != count:
         raise ValueError(f"{len(ids)} ids for {count} texts")
     for index, doc_id in enumerate(ids):
         if not isinstance(doc_id, str) or not doc_id:
             raise TypeError(f"id at index {index} must be a non-empty str, got {doc_id!r}")
+        _json_value(doc_id, f"id at index {index}")  # lone surrogates cannot be saved
     seen: dict[str, int] = {}
     for index, doc_id in enumerate(ids):
         if doc_id in seen:
@@ -679,13 +826,59 @@ def _check_metadatas(metadatas: Sequence[Mapping[str, Any]] | None,
     for index, meta in enumerate(metadatas):
         if not isinstance(meta, Mapping):
             raise TypeError(f"metadata at index {index} is {type(meta).__name__}, expected dict")
-        try:
-            json.dumps(dict(meta))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"metadata at index {index} (id {ids[index]!r}) is not "
-                            f"JSON-serializable: {exc}") from exc
-        out.append(dict(meta))
+        where = f"metadata at index {index} (id {ids[index]!r})"
+        bad_key = _non_string_key(meta)
+        if bad_key is not None:
+            raise TypeError(f"{where}: key {bad_key!r} is {type(bad_key).__name__}; metadata "
+                            "keys must be str (saved as JSON, 1 and '1' would collide)")
+        out.append(_json_value(dict(meta), where))
     return out
+
+
+def _json_value(value: Any, where: str) -> Any:
+    """``value`` as JSON gives it back (tuples -> lists); what a save and load return."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except ValueError as exc:  # NaN / infinity, or a circular reference
+        raise TypeError(f"{where} is not storable as JSON: {exc} (a number not finite?)") \
+            from None
+    except (TypeError, UnicodeEncodeError) as exc:
+        raise TypeError(f"{where} is not JSON-serializable: {exc}") from None
+    return json.loads(text)
+
+
+def _non_string_key(value: Any) -> Any:
+    """The first dict key, at any depth, that is not a str; None when all are."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return key
+            found = _non_string_key(item)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found = _non_string_key(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _saved_tokenizer(folder: SaveFolder, saved: dict[str, Any],
+                     given: Tokenizer | None) -> Tokenizer:
+    """The saved tokenizer; a regex from disk is compiled only when it is a known preset."""
+    if given is not None:
+        if not isinstance(given, Tokenizer):
+            raise TypeError(f"tokenizer must be a Tokenizer, got {type(given).__name__}")
+        if json.loads(json.dumps(given.to_dict())) != saved:
+            raise folder.error(MANIFEST, "the tokenizer passed does not match the one the index "
+                               "was saved with (its BM25 tokens would not match)")
+        return given
+    try:
+        return Tokenizer.from_dict(saved)
+    except (ValueError, TypeError) as exc:
+        raise folder.error(MANIFEST, f"tokenizer: {exc}") from None
 
 
 def _previous_version(path: str | Path) -> Path | None:
@@ -699,7 +892,7 @@ def _previous_version(path: str | Path) -> Path | None:
 def _check_fingerprint(manifest: Mapping[str, Any], embedder: Embedder, path: str | Path) -> None:
     if manifest["fingerprint"] == embedder.fingerprint:
         return
-    built = manifest.get("embedder", {})
+    built = manifest["embedder"]
     raise FingerprintMismatchError(
         f"the index at {path} was built with {built.get('model')} (fingerprint "
         f"{manifest['fingerprint']}), but this embedder is {embedder.model_name} (fingerprint "

@@ -87,6 +87,11 @@ class BinaryCodes:
     def state(self) -> dict[str, np.ndarray]:
         return {"codes": self.codes}
 
+    def read_state(self, folder, count: int) -> dict[str, np.ndarray]:
+        """The saved codes (memory-mapped) from a `SaveFolder`."""
+        return {"codes": folder.read_array("binary_codes.npy", np.uint8, (count, self.width),
+                                           mmap_data=True)}
+
     def restore(self, state: dict[str, np.ndarray]) -> None:
         codes = state["codes"]
         if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != self.width:
@@ -165,6 +170,14 @@ class Int8Codes:
         return {"codes": self.codes(),
                 "ranges": self.faiss.vector_to_array(self.index.sq.trained),
                 "fitted_on": np.array([self._fitted_on], dtype=np.int64)}
+
+    def read_state(self, folder, count: int) -> dict[str, np.ndarray]:
+        """The saved codes and ranges from a `SaveFolder` (codes are copied into faiss)."""
+        return {"codes": folder.read_array("int8_codes.npy", np.uint8, (count, self.dimension),
+                                           mmap_data=True),
+                "ranges": folder.read_array("int8_ranges.npy", np.float32,
+                                            (2 * self.dimension,)),
+                "fitted_on": folder.read_array("int8_fitted_on.npy", np.int64, (1,))}
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         codes, ranges = state["codes"], state["ranges"]

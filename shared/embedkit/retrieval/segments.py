@@ -78,13 +78,18 @@ class Segment:
             np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
 
     @classmethod
-    def load(cls, folder: Path, name: str, start: int, size: int, *,
-             mmap: bool = True) -> Segment:
-        mode = "r" if mmap else None
-        arrays = {key: np.load(folder / f"{key}.npy", mmap_mode=mode, allow_pickle=False)
-                  for key in SEGMENT_FILES}
-        segment = cls(name, start, size, **arrays)
-        segment.check(folder)
+    def read(cls, folder, name: str, start: int, size: int) -> Segment:
+        """A saved segment from a `embedkit.retrieval.persistence.SaveFolder`, memory-mapped
+        after its headers and structure are checked."""
+        terms = folder.read_array("terms.npy", np.int64, (None,), mmap_data=True)
+        indptr = folder.read_array("indptr.npy", np.int64, (terms.size + 1,))
+        rows = folder.read_array("rows.npy", np.int32, (None,), mmap_data=True)
+        tf = folder.read_array("tf.npy", np.float32, (rows.size,), mmap_data=True)
+        segment = cls(name, start, size, terms, indptr, rows, tf)
+        try:
+            segment.check(name)
+        except ValueError as exc:
+            raise folder.error("", str(exc)) from None
         return segment
 
     def check(self, where: object) -> None:
@@ -93,8 +98,11 @@ class Segment:
         problems = []
         if self.indptr.shape != (n_terms + 1,):
             problems.append(f"indptr has shape {self.indptr.shape} for {n_terms} terms")
-        elif self.indptr[0] != 0 or self.indptr[-1] != self.rows.shape[0]:
+        elif self.indptr[0] != 0 or self.indptr[-1] != self.rows.shape[0] or np.any(
+                np.diff(self.indptr) <= 0):
             problems.append("indptr does not span the postings")
+        if self.terms.size > 1 and np.any(np.diff(self.terms) <= 0):
+            problems.append("terms are not sorted and unique")
         if self.rows.shape != self.tf.shape or self.rows.ndim != 1:
             problems.append(f"rows {self.rows.shape} and tf {self.tf.shape} differ")
         elif self.rows.size and (int(self.rows.max()) >= self.size or int(self.rows.min()) < 0):

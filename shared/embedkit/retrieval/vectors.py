@@ -23,9 +23,11 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .persistence import SaveFolder
 from .quantize import CODECS
 
 VECTOR_MODES = ("float32", "int8", "binary")
@@ -128,19 +130,14 @@ class RowMatrix:
         return entries
 
     @classmethod
-    def load(cls, folder: Path, entries: list[dict[str, object]], dimension: int, *,
-             mmap: bool = True) -> RowMatrix:
+    def read(cls, folder: SaveFolder, entries: list[dict[str, Any]],
+             dimension: int) -> RowMatrix:
+        """Chunks listed by the manifest, checked and memory-mapped."""
         matrix = cls(dimension)
         for entry in entries:
-            name = str(entry["name"])
-            if not name.isalnum():
-                raise ValueError(f"{folder}: bad vector chunk name {name!r}")
-            data = np.load(folder / _chunk_file(name), mmap_mode="r" if mmap else None,
-                           allow_pickle=False)
-            if data.dtype != np.float32 or data.shape != (entry["rows"], dimension):
-                raise ValueError(f"{folder}: vector chunk {name} holds {data.dtype} "
-                                 f"{data.shape}, expected float32 ({entry['rows']}, {dimension})")
-            matrix.chunks.append(_Chunk(data, name))
+            data = folder.read_array(_chunk_file(entry["name"]), np.float32,
+                                     (entry["rows"], dimension), mmap_data=True)
+            matrix.chunks.append(_Chunk(data, entry["name"]))
         return matrix
 
 
@@ -219,21 +216,23 @@ class DenseVectors:
         return entry
 
     @classmethod
-    def load(cls, folder: Path, entry: dict, dimension: int, count: int, *,
-             mmap: bool = True) -> DenseVectors:
+    def read(cls, folder: SaveFolder, entry: dict[str, Any], dimension: int,
+             count: int) -> DenseVectors:
+        """Vectors saved by `save` (manifest ``entry``), for ``count`` rows.
+
+        The float32 chunks are memory-mapped and not scanned for NaN here (that would read
+        every page): vectors are checked to be finite when added.
+        """
         vectors = cls(dimension, entry["mode"], entry["rescore"])
-        vectors.full = RowMatrix.load(folder, entry["chunks"], dimension, mmap=mmap)
+        vectors.full = RowMatrix.read(folder, entry["chunks"], dimension)
         if len(vectors.full) != count:
-            raise ValueError(f"{folder}: {len(vectors.full)} vectors for {count} rows")
+            raise folder.error("", f"{len(vectors.full)} vectors for {count} rows")
         if vectors.codes is not None:
-            keys = ("codes", "ranges", "fitted_on") if vectors.mode == "int8" else ("codes",)
-            state = {key: np.load(folder / f"{vectors.mode}_{key}.npy",
-                                  mmap_mode="r" if mmap and key == "codes" else None,
-                                  allow_pickle=False) for key in keys}
-            vectors.codes.restore(state)
-            if len(vectors.codes) != count:
-                raise ValueError(f"{folder}: {len(vectors.codes)} {vectors.mode} codes for "
-                                 f"{count} rows")
+            state = vectors.codes.read_state(folder, count)
+            try:
+                vectors.codes.restore(state)
+            except ValueError as exc:
+                raise folder.error(f"{vectors.mode}_codes.npy", str(exc)) from None
         return vectors
 
 
