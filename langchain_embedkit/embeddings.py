@@ -7,6 +7,7 @@ Prefixes, glossary, caching, batching and normalization all happen in `embedkit.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,12 @@ from embedkit import Embedder, Glossary
 from embedkit.catalog import DEFAULT_MODEL
 from embedkit.providers import API_KEY_ENV_VARS, api_only_options, parse_model_string
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+# Option names whose string values are credentials (also inside nested dicts such as
+# default_headers): kept as SecretStr so repr and model_dump show "**********".
+_SECRET_OPTION = re.compile(r"key|token|secret|password|passwd|authorization|credential|cookie",
+                            re.IGNORECASE)
 
 
 def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
@@ -88,7 +94,10 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
     """Seconds to wait for one API request (API models only; None keeps the provider's)."""
     provider_options: dict[str, Any] = Field(default_factory=dict)
     """Further keyword arguments for the backend, e.g. ``{"retry": RetryPolicy(...)}`` or
-    ``{"organization": ...}`` for OpenAI, ``{"trust_remote_code": True}`` for local models."""
+    ``{"organization": ...}`` for OpenAI, ``{"trust_remote_code": True}`` for local models.
+    An ``api_key`` given here moves to the ``api_key`` field; other credential-like values
+    (``*key*``, ``*token*``, ``Authorization`` headers...) are kept as ``SecretStr``, so neither
+    shows in repr or ``model_dump``."""
     batch_size: int | None = None
     """Texts per model call. Defaults to 32 for local models and the provider's limit for APIs."""
     max_concurrency: int = 4
@@ -107,6 +116,22 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
     )
 
     _embedder: Embedder = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_secrets_out_of_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("provider_options"), dict):
+            return data
+        options = dict(data["provider_options"])
+        data = dict(data)
+        if "api_key" in options:
+            key = options.pop("api_key")
+            if data.get("api_key") is not None:
+                raise ValueError("api_key is given twice (as api_key= and in provider_options); "
+                                 "pass it once, as api_key=")
+            data["api_key"] = key
+        data["provider_options"] = _hide_secrets(options)
+        return data
 
     def model_post_init(self, context: Any, /) -> None:
         """Build the engine once; a bad model, dimension or glossary fails here, not at first use."""
@@ -134,7 +159,7 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
                              f"'cohere:...'), not to the local model {self.model!r}")
         if self.api_key is not None:
             given["api_key"] = self.api_key.get_secret_value()
-        return {**kwargs, **self.provider_options, **given}
+        return {**kwargs, **_reveal_secrets(self.provider_options), **given}
 
     @property
     def embedder(self) -> Embedder:
@@ -182,6 +207,25 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
             "ls_model_name": self._embedder.provider.model,
             "ls_embedding_dimensions": self._embedder.dimension,
         }
+
+
+def _hide_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """Credential-like string values (by option name, nested dicts too) as SecretStr."""
+    hidden: dict[str, Any] = {}
+    for name, value in options.items():
+        if isinstance(value, dict):
+            value = _hide_secrets(value)
+        elif isinstance(value, str) and _SECRET_OPTION.search(str(name)):
+            value = SecretStr(value)
+        hidden[name] = value
+    return hidden
+
+
+def _reveal_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """The options as the backend needs them: SecretStr values back to plain strings."""
+    return {name: _reveal_secrets(value) if isinstance(value, dict)
+            else value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in options.items()}
 
 
 def _as_list(vector: np.ndarray) -> list[float]:

@@ -14,8 +14,9 @@ from .catalog import CATALOG, ModelSpec, find_spec, get_spec, list_models
 from .embedder import Embedder
 from .cost import CostTracker, estimate_cost
 from .errors import (
-    APIError, BudgetExceeded, EmbedKitError, FingerprintMismatchError, IndexFormatError,
-    ModelNotFoundError, ProviderError, UnknownModelError,
+    APIError, BudgetExceeded, CacheError, CacheUnavailableError, EmbedKitError,
+    FingerprintMismatchError, IndexFormatError, ModelNotFoundError, ProviderError,
+    UnknownModelError,
 )
 from .glossary import Glossary
 from .retrieval.bm25 import BM25Index
@@ -38,6 +39,8 @@ __all__ = [
     "Budget",
     "BudgetExceeded",
     "CATALOG",
+    "CacheError",
+    "CacheUnavailableError",
     "CostTracker",
     "DiskVectorCache",
     "EmbedKitError",

@@ -21,10 +21,12 @@ from ._asyncio import gather_all, run_sync
 from .cost.budget import NO_RESERVATION, Budget, Reservation
 from .arguments import check_positive_int
 from .cache import DiskVectorCache, VectorCache, keys_for
+from .cache_codec import is_unit_norm
 from .catalog import ModelSpec, find_spec
+from .concurrency import ConcurrencyLimit
 from .cost.pricing import CallEstimate, dollars_for
 from .dimensions import requested_dimensions
-from .errors import ProviderError
+from .errors import CacheError, ProviderError
 from .fingerprint import compute_fingerprint
 from .glossary import Glossary, as_glossary
 from .prefixes import resolve_prefixes
@@ -59,6 +61,8 @@ class _EmbedPlan:
     """Missing texts longer than the model's limit."""
     cached_tokens: int = 0
     """Capped tokens of the distinct cached texts (0 where they were not counted)."""
+    cache_write_failed: bool = False
+    """A cache write of this call failed (warned once; the vectors are still returned)."""
 
 
 class Embedder:
@@ -79,7 +83,8 @@ class Embedder:
         document_prefix: overrides the catalog's and the model's saved document prefix.
         device: torch device for local models.
         show_progress: show a progress bar over batches.
-        max_concurrency: API requests in flight at once (API providers only).
+        max_concurrency: API requests in flight at once for this embedder, whatever the number of
+            concurrent calls, threads and event loops using it (API providers only).
         budget: a `Budget` every API call of this embedder draws from: a call whose estimated
             cost would cross it is not made (`BudgetExceeded`). Share one budget by sharing
             the embedder (or the `Budget` object).
@@ -112,6 +117,9 @@ class Embedder:
         **provider_options: Any,
     ) -> None:
         self.model_ref = parse_model_string(model)
+        _check_cache_argument(cache)
+        _check_prefix("query_prefix", query_prefix)
+        _check_prefix("document_prefix", document_prefix)
         for name, value in (("dimensions", dimensions), ("batch_size", batch_size),
                             ("max_concurrency", max_concurrency)):
             check_positive_int(name, value, optional=True)
@@ -123,6 +131,7 @@ class Embedder:
         self.batch_size = batch_size or _default_batch_size(self.provider)
         self.show_progress = show_progress
         self.max_concurrency = max_concurrency
+        self._in_flight = ConcurrencyLimit(max_concurrency)
         self.prefixes = resolve_prefixes(
             {"query": query_prefix, "document": document_prefix},
             self.spec, getattr(self.provider, "saved_prompts", None))
@@ -263,13 +272,23 @@ class Embedder:
         prefix = self.prefixes[role]
         keys = keys_for(self.fingerprint, role, [prefix + t for t in expanded])
         distinct = dict(zip(keys, expanded))
-        cached = self.cache.get_many(list(distinct), self.dimension) if self.cache else {}
+        cached = self._read_cache(list(distinct))
         plan = _EmbedPlan(role, keys, distinct, dict(cached))
         for key, text in distinct.items():
             if key not in cached:
                 plan.missing_keys.append(key)
                 plan.missing_texts.append(text)
         return plan
+
+    def _read_cache(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """Valid cached vectors; a normalizing embedder only trusts unit-norm entries (a
+        checksummed entry of the wrong norm was written by something else: recompute it)."""
+        if not self.cache:
+            return {}
+        cached = self.cache.get_many(keys, self.dimension)
+        if self.normalize:
+            cached = {key: vector for key, vector in cached.items() if is_unit_norm(vector)}
+        return dict(cached)
 
     def _count_tokens(self, plan: _EmbedPlan, *, include_cached: bool) -> None:
         """Fill the plan's token figures with one count of each distinct text (prefix included).
@@ -304,11 +323,12 @@ class Embedder:
         batches = self._batches(plan)
         if not batches:
             return
-        limit = asyncio.Semaphore(self.max_concurrency if self.provider.is_remote else 1)
+        # API requests share the embedder-wide limit; a local model runs one batch at a time.
+        local_gate = asyncio.Semaphore(1)
         bar = _AsyncBar(len(batches), self.show_progress and len(batches) > 1)
 
         async def run(batch: list[int]) -> None:
-            async with limit:
+            async with self._in_flight.ahold() if self.provider.is_remote else local_gate:
                 texts = [plan.missing_texts[i] for i in batch]
                 hold = self._reserve(plan, batch)  # BudgetExceeded here: nothing is sent
                 try:
@@ -348,10 +368,24 @@ class Embedder:
         tokens = self._billed_tokens(plan, batch, tokens)
         keys = [plan.missing_keys[i] for i in batch]
         fresh = dict(zip(keys, vectors))
+        plan.vectors.update(fresh)  # before the cache write: a refused write loses nothing
         if self.cache:
-            self.cache.put_many(fresh)
-        plan.vectors.update(fresh)
+            self._write_cache(plan, fresh)
         self._stats.add(tokens=tokens, requests=1, dollars=float(self._exact_dollars(tokens)))
+
+    def _write_cache(self, plan: _EmbedPlan, fresh: dict[str, np.ndarray]) -> None:
+        """Cache a batch; a failing cache costs a warning (once per call), never the vectors."""
+        try:
+            self.cache.put_many(fresh)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - any backend failure; the vectors are paid for
+            if plan.cache_write_failed:
+                return
+            plan.cache_write_failed = True
+            # A foreign cache's message could quote a key: only our own errors are shown.
+            reason = str(exc) if isinstance(exc, CacheError) else type(exc).__name__
+            warnings.warn(f"the cache refused to store vectors ({reason}); they are returned but "
+                          "not cached, so they will be computed (and billed, for API models) "
+                          "again next time", UserWarning, stacklevel=2)
 
     def _postprocess(self, raw: np.ndarray, *, expected: int) -> np.ndarray:
         vectors = np.asarray(raw, dtype=np.float32)
@@ -414,6 +448,20 @@ def _check_budget(budget: Budget | None, spec: ModelSpec) -> Budget | None:
     return budget
 
 
+def _check_cache_argument(cache: object) -> None:
+    if cache is None or isinstance(cache, bool | str):
+        return
+    if not (callable(getattr(cache, "get_many", None)) and callable(getattr(cache, "put_many",
+                                                                            None))):
+        raise TypeError(f"cache must be True, False, a redis:// URL or a VectorCache object "
+                        f"(with get_many and put_many), got {type(cache).__name__}")
+
+
+def _check_prefix(name: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a string or None, got {type(value).__name__}")
+
+
 def _check_dimensions(dimensions: int | None, provider: Provider, spec: ModelSpec) -> int | None:
     """``dimensions`` checked against the loaded model (API providers have checked theirs)."""
     if dimensions is None or dimensions == provider.dimension:
@@ -434,7 +482,7 @@ def _default_batch_size(provider: Provider) -> int:
 
 def _open_cache(cache: bool | str | VectorCache,
                 cache_dir: str | Path | None) -> VectorCache | None:
-    if cache is False:
+    if cache is False or cache is None:
         return None
     if cache is True:
         return DiskVectorCache(cache_dir)

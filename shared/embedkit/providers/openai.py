@@ -12,7 +12,7 @@ import numpy as np
 from ..extras import require
 from ..catalog import ModelSpec, provider_spec
 from ..dimensions import requested_dimensions
-from .retry import Failure, RetryPolicy, call_with_retries
+from .retry import APIError, Failure, RetryPolicy, call_with_retries
 from ..roles import Role
 from ._remote import (
     RemoteProvider, parse_retry_after, shared_ssl_context, stack_rows, status_failure,
@@ -171,7 +171,14 @@ class OpenAIProvider(RemoteProvider):
             batch = await call_with_retries(
                 lambda: self._request([_PROBE_TEXT], "document", 1), self._safe_classify,
                 self.retry, label=self.label)
-            return int(batch.vectors.shape[1])
+            shape = batch.vectors.shape
+            if len(shape) != 2 or shape[0] != 1 or shape[1] < 1:
+                raise APIError(f"{self.label} answered the dimension probe (one text) with "
+                               f"{shape[0] if shape else 0} vector(s) of dimension "
+                               f"{shape[1] if len(shape) == 2 else 0}; cannot tell its vector "
+                               "size (pass dimensions=... or check base_url)", status=None,
+                               retryable=False, attempts=1)
+            return int(shape[1])
 
         return run_sync(probe())
 
