@@ -190,3 +190,24 @@ def test_bulk_command_embeds_jsonl_queries_with_glossary_and_progress(ray_sessio
     for query, vector, document in zip(queries, expected_queries, as_documents):
         np.testing.assert_allclose(written[query["_id"]], vector, atol=1e-5)
         assert not np.allclose(written[query["_id"]], document, atol=1e-3)
+
+
+def test_an_index_is_built_from_the_output_without_embedding_again(first_run, tmp_path):
+    from embedkit import HybridIndex
+
+    embedder = Embedder(cache_dir=tmp_path / "fresh-cache")  # empty cache: misses would show
+    index = HybridIndex(embedder)
+    texts = {str(row["id"]): row["text"] for row in ROWS}
+    added = index.add_embedded(first_run.output, texts)
+    assert sorted(added) == sorted(texts) and embedder.stats.misses == 0
+    written = _by_id(read_vectors(first_run.output))
+    hit = index.search("refund policy", k=1, fusion="dense",
+                       query_vector=embedder.embed_query("refund policy"))[0]
+    expected = float(written[hit.id] @ embedder.embed_query("refund policy"))
+    assert hit.dense_score == pytest.approx(expected, abs=1e-6)
+    assert "refund" in hit.text
+    with pytest.raises(KeyError, match="no text"):
+        HybridIndex(embedder).add_embedded(first_run.output, {"0": "only one"})
+    other = Embedder(cache=False, glossary={"VPN": "virtual private network"})
+    with pytest.raises(FingerprintMismatchError, match="fingerprint"):
+        HybridIndex(other).add_embedded(first_run.output, texts)

@@ -1,13 +1,19 @@
-"""`HybridIndex`: BM25 + exact dense search, fused soundly, saved without pickle.
+"""`HybridIndex`: BM25 + dense search, fused soundly, live, saved without pickle.
 
-Dividing each side's scores by their maximum (as the embedding guide's ``HybridRetriever`` does,
-docs/guide-reference.md, "HybridRetriever and HybridEmbedder") is wrong for negative cosines and
-divides by zero when no BM25 term matches; ``str.split`` is no tokenizer either. Here each side
-returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and
-fuses over their union. ``fusion="auto"`` (`embedkit.retrieval.policy`) weights BM25 by how much
-its list agrees with the dense one and by the query's rare codes, and re-searches with dense
+The guide's ``HybridRetriever`` divides by the max score (wrong for negative cosines, a
+division by zero when no BM25 term matches) and tokenizes with ``str.split``. Here each side
+returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
+their union. ``fusion="auto"`` (`embedkit.retrieval.policy`) weights BM25 by how much its
+list agrees with the dense one and by the query's rare codes, and re-searches with dense
 pseudo-relevance feedback (`embedkit.retrieval.feedback`) unless the query is a known-item
 lookup.
+
+The index is live: documents sit in rows shared by the BM25 segments
+(`embedkit.retrieval.segments`), the vectors (`embedkit.retrieval.vectors`) and the document
+store (`embedkit.retrieval.documents`). An add appends rows (cost proportional to the added
+documents), a delete is a tombstone (O(1)), and once more than ``compact_ratio`` of the rows are
+deleted all three drop them together in one pass (amortized). BM25 statistics always count live
+documents only, so scores equal those of a fresh index over the same documents.
 """
 
 from __future__ import annotations
@@ -17,30 +23,32 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..arguments import check_int
-from ..atomic_dir import new_version, read_current
-from .bm25 import BM25Index, top_k_positive
+from ..atomic_dir import current_version, new_version, read_current
 from .candidates import CandidatesInput, as_similarities
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
 from ..fingerprint import describe_difference
 from .feedback import check_feedback_mode, expansion_terms, mix_scores, rocchio
-from .fusion import FUSIONS, AutoAlpha, FusedHit, rrf, weighted_top
-from .persistence import (
-    BM25_FOLDER, DOCUMENTS, INDEX_FORMAT, MANIFEST, VECTORS, SaveFolder, read_documents,
-    read_manifest, read_vectors,
-)
 from .policy import SearchPolicy
 from .signals import overlap, query_signals
 from ..progress import progress
-from .tokenizer import Tokenizer
 from ..validation import validate_query, validate_texts
+from .bm25 import BM25Index, top_k_positive
+from .documents import DocumentStore
+from .fusion import FUSIONS, AutoAlpha, FusedHit, rrf, weighted_top
+from .persistence import (
+    BM25_FOLDER, DOCUMENTS_FOLDER, INDEX_FORMAT, MANIFEST, VECTORS_FOLDER, SaveFolder,
+    read_documents, read_manifest, read_vectors,
+)
+from .tokenizer import Tokenizer
+from .vectors import VECTOR_MODES, DenseVectors
 
 DEFAULT_FUSION = "auto"
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
@@ -88,30 +96,6 @@ SCORE_FIELDS = ("score", "dense_score", "bm25_score", "dense_rank", "bm25_rank")
 """The `SearchHit` fields that describe one query's ranking (not the document)."""
 
 
-@dataclass
-class _Documents:
-    """Texts, ids and metadata by position; positions match the BM25 index and the matrix."""
-
-    ids: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    metadatas: list[dict[str, Any]] = field(default_factory=list)
-    positions: dict[str, int] = field(default_factory=dict)
-
-    def append(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
-        start = len(self.ids)
-        self.ids += ids
-        self.texts += texts
-        self.metadatas += metadatas
-        self.positions.update((doc_id, start + i) for i, doc_id in enumerate(ids))
-
-    def remove(self, doomed: set[int]) -> None:
-        keep = [i for i in range(len(self.ids)) if i not in doomed]
-        self.ids = [self.ids[i] for i in keep]
-        self.texts = [self.texts[i] for i in keep]
-        self.metadatas = [self.metadatas[i] for i in keep]
-        self.positions = {doc_id: i for i, doc_id in enumerate(self.ids)}
-
-
 class HybridIndex:
     """Hybrid BM25 + dense search over texts embedded by one `Embedder`.
 
@@ -144,6 +128,12 @@ class HybridIndex:
         monitor: told the query vector and the dense top-k similarities of every search
             (e.g. a `embedkit.retrieval.monitor.SimilarityMonitor`), so retrievers built on this index,
             in any framework, are monitored without code of their own.
+        vectors: how the dense side is searched: ``"float32"`` (exact, default), ``"int8"``
+            (4x smaller codes, needs the ``compact`` extra) or ``"binary"`` (32x smaller); the
+            compact modes re-score their best candidates with the float32 vectors, so the
+            scores returned are exact cosines.
+        rescore: candidates re-scored per result wanted in the compact modes (default 4 for
+            int8, 10 for binary).
 
     Example:
         >>> index = HybridIndex(Embedder())                     # doctest: +SKIP
@@ -168,6 +158,8 @@ class HybridIndex:
         monitor: SearchObserver | None = None,
         feedback: str | None = None,
         policy: SearchPolicy | None = None,
+        vectors: str = "float32",
+        rescore: int | None = None,
     ) -> None:
         _check_embedder(embedder)
         _check_fusion(fusion, alpha, candidates)
@@ -176,6 +168,9 @@ class HybridIndex:
             raise ValueError(f"rrf_k must be a finite number >= 0, got {rrf_k!r}")
         if feedback is not None:
             check_feedback_mode(feedback)
+        if vectors not in VECTOR_MODES:
+            raise ValueError(f"unknown vectors mode {vectors!r}; choose one of "
+                             f"{', '.join(VECTOR_MODES)}")
         self.embedder = embedder
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)
@@ -186,60 +181,103 @@ class HybridIndex:
         self.feedback = feedback
         self.policy = policy or SearchPolicy()
         self.monitor = monitor
-        self._docs = _Documents()
-        self._blocks: list[np.ndarray] = []  # appended matrices, joined lazily on search
+        self.vectors_mode, self.rescore = vectors, rescore
+        self._docs = DocumentStore()
+        self._dense: DenseVectors | None = None  # made at the first add (needs the dimension)
         self.saved_extra: dict[str, Any] = {}
         """The ``extra`` settings read by `load` (what wraps the index saved them)."""
 
     # ------------------------------------------------------------------ contents
     def __len__(self) -> int:
-        return len(self._docs.ids)
+        return len(self._docs)
 
     def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._docs.positions
+        return doc_id in self._docs.rows
 
     @property
     def ids(self) -> list[str]:
-        return list(self._docs.ids)
+        """Ids of the documents, in the order they were added."""
+        ids = self._docs.all_ids()
+        return [ids[row] for row in np.flatnonzero(self._live).tolist()]
+
+    @property
+    def _live(self) -> np.ndarray:
+        return self.bm25.live  # the one live mask over rows, shared by every part
 
     def get(self, doc_id: str) -> tuple[str, dict[str, Any]]:
         """(text, metadata) of one document."""
         position = self._position(doc_id)
-        return self._docs.texts[position], dict(self._docs.metadatas[position])
+        return self._docs.text(position), self._docs.metadata(position)
 
     def add(self, texts: Sequence[str], ids: Sequence[str] | None = None,
-            metadatas: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
+            metadatas: Sequence[Mapping[str, Any]] | None = None, *,
+            vectors: np.ndarray | None = None) -> list[str]:
         """Embed and index texts; an id already present is replaced. Returns the ids.
 
-        Metadata is stored as JSON would give it back (tuples become lists), so a filter
-        matches the same documents before and after `save` / `load`. Keys must be strings and
-        numbers finite (``{1: ...}`` and ``{"1": ...}`` would collide on disk): TypeError.
+        Args:
+            vectors: the texts' document vectors when already embedded with this index's
+                embedder (e.g. by `embedkit.distributed.embed_dataset`): shape
+                ``(len(texts), embedder.dimension)``, finite; nothing is embedded again.
         """
         texts = validate_texts(texts)
         ids = _check_ids(ids, len(texts))
         metadatas = _check_metadatas(metadatas, ids)
-        replaced = [doc_id for doc_id in ids if doc_id in self._docs.positions]
-        vectors = self._embed_in_chunks(texts) if self.store_vectors else None
+        replaced = [doc_id for doc_id in ids if doc_id in self._docs.rows]
+        if vectors is not None:
+            vectors = self._check_vectors(vectors, len(texts))
+        elif self.store_vectors:
+            vectors = self._embed_in_chunks(texts)
         tokens = self.tokenizer.tokenize_many(texts)
         if replaced:  # only once the new vectors exist: a failed add changes nothing
             self.delete(replaced)
         self._docs.append(ids, texts, metadatas)
         self.bm25.add(tokens)
         if vectors is not None:
-            self._blocks.append(vectors)
+            self._vectors().add(vectors)
         return ids
 
+    def add_embedded(self, output: str | Path, texts: Mapping[str, str],
+                     metadatas: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+        """Index what `embedkit.distributed.embed_dataset` wrote to ``output``, without
+        embedding again. ``texts`` maps each id to its text (BM25 and the hits need it);
+        ``metadatas`` optionally maps ids to metadata. The output's fingerprint (manifest
+        and every row) must be this index's embedder's. Returns the ids added."""
+        from .embedded import read_embedded  # pyarrow only when used
+
+        ids, vectors = read_embedded(output, self.embedder)
+        missing = [doc_id for doc_id in ids if doc_id not in texts]
+        if missing:
+            raise KeyError(f"{len(missing)} ids of {output} have no text in `texts`, e.g. "
+                           f"{missing[:5]}")
+        metas = None if metadatas is None else [metadatas.get(i, {}) for i in ids]
+        return self.add([texts[i] for i in ids], ids, metas, vectors=vectors)
+
     def delete(self, ids: Sequence[str]) -> None:
-        """Remove documents; unknown ids raise KeyError and nothing is removed."""
+        """Remove documents; unknown ids raise KeyError and nothing is removed.
+
+        A tombstone: O(number deleted). Once more than the BM25 index's ``compact_ratio`` of
+        the rows are deleted, every part drops them in one pass (amortized)."""
         ids = [ids] if isinstance(ids, str) else list(ids)
-        unknown = [doc_id for doc_id in ids if doc_id not in self._docs.positions]
+        unknown = [doc_id for doc_id in ids if doc_id not in self._docs.rows]
         if unknown:
             raise KeyError(f"ids not in the index: {unknown[:10]}")
-        doomed = {self._docs.positions[doc_id] for doc_id in ids}
-        if self.store_vectors and doomed:
-            self._blocks = [np.delete(self._matrix(), sorted(doomed), axis=0)]
-        self.bm25.delete(sorted(doomed))
-        self._docs.remove(doomed)
+        doomed = np.unique(np.array([self._docs.rows[doc_id] for doc_id in ids],
+                                    dtype=np.int64))
+        self.bm25.delete_rows(doomed)
+        self._docs.forget(doomed.tolist())
+        rows = self.bm25.num_rows
+        if rows - len(self) > self.bm25.compact_ratio * rows:
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop deleted rows from BM25, the vectors and the documents now."""
+        if self.bm25.num_rows == len(self):
+            return
+        new_row = self.bm25.compact()
+        keep = np.flatnonzero(new_row >= 0)
+        if self._dense is not None:
+            self._dense.keep(keep)
+        self._docs.keep(keep)
 
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
@@ -293,15 +331,14 @@ class HybridIndex:
         _check_fusion(mode, options.alpha, self.candidates)
         feedback = _resolve_feedback(options.feedback, mode)
         query_vector = self._check_query_vector(query_vector)
-        if k == 0 or not self._docs.ids:
+        if k == 0 or not len(self):
             return []
         allowed = self._allowed(options.filter, options.ids)
         depth = max(self.candidates, k)
         tokens = self.tokenizer.tokenize(query)
-        dense_scores = None if query_vector is None else self._matrix() @ query_vector
         dense = [] if mode == "bm25" else self._dense_list(
-            dense_scores, options.dense_candidates, allowed, depth)
-        bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
+            query_vector, options.dense_candidates, allowed, depth)
+        bm25_scores = self.bm25.row_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
         alpha, wants_feedback = self._decide(mode, options.alpha, tokens, dense, sparse,
                                              gate=feedback == "auto")
@@ -320,8 +357,66 @@ class HybridIndex:
                                complete_bm25=len(fb_sparse) < depth, limit=limit)
         if self.monitor is not None and mode != "bm25":
             self.monitor.observe(query_vector, [score for _, score in dense[:k]])
-        return [self._hit(item, dense_scores, bm25_scores, options.dense_candidates)
-                for item in fused[:k]]
+        fused = fused[:k]
+        dense_scores = self._exact_dense(query_vector, fused)
+        return [self._hit(item, dense_scores.get(int(item.id)), bm25_scores,
+                          options.dense_candidates) for item in fused]
+
+    def _exact_dense(self, query_vector: np.ndarray | None,
+                     fused: list[FusedHit]) -> dict[int, float]:
+        """Exact cosine of each hit with the query (also hits only BM25 found)."""
+        if query_vector is None or self._dense is None or not fused:
+            return {}
+        rows = np.array([int(item.id) for item in fused], dtype=np.int64)
+        return dict(zip(rows.tolist(),
+                        self._dense.scores_for(query_vector, rows).tolist()))
+
+    def _decide(self, mode: str, alpha: float, tokens: list[str], dense: list, sparse: list,
+                *, gate: bool) -> tuple[float, bool]:
+        """The dense weight for this query and whether ``feedback="auto"`` runs feedback.
+
+        The query's signals need BM25's statistics: they are only read when a decision needs
+        them, so a dense-only search never waits for a BM25 rebuild after an ``add``.
+        """
+        if mode not in ("auto", "auto-v1") and not gate:
+            return alpha, False
+        signals = query_signals(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        if mode == "auto":
+            agreement = overlap([p for p, _ in dense], [p for p, _ in sparse],
+                                self.policy.agreement_depth)
+            alpha = self.policy.alpha(signals, agreement)
+        elif mode == "auto-v1":
+            alpha = self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        return alpha, self.policy.wants_feedback(signals)
+
+    def _dense_feedback(self, query_vector: np.ndarray | None, ranking: list[FusedHit],
+                        dense: list, sparse: list, depth: int) -> list[tuple[int, float]]:
+        """The candidates (both lists) scored again by the Rocchio-moved query vector.
+
+        Kept as it is when there is no query vector or no stored matrix (the dense side is an
+        external vector store): the feedback documents' vectors are unknown.
+        """
+        settings = self.policy.feedback
+        if query_vector is None or self._dense is None or not ranking:
+            return dense
+        top = np.array([int(hit.id) for hit in ranking[:settings.depth]], dtype=np.int64)
+        moved = rocchio(query_vector, self._dense.full.take(top), settings.beta)
+        pool = np.unique(np.fromiter((p for p, _ in (*dense, *sparse)), dtype=np.int64))
+        scores = self._dense.scores_for(moved, pool)
+        order = np.lexsort((pool, -scores))[:depth]
+        return [(int(pool[i]), float(scores[i])) for i in order]
+
+    def _bm25_feedback(self, tokens: list[str], ranking: list[FusedHit],
+                       bm25_scores: np.ndarray, allowed: np.ndarray | None,
+                       depth: int) -> list[tuple[int, float]]:
+        """BM25 list of the query expanded with the top documents' characteristic tokens."""
+        settings = self.policy.feedback
+        top = [self.bm25.row_tokens(int(hit.id)) for hit in ranking[:settings.depth]]
+        terms = expansion_terms(tokens, top, self.bm25.idf, settings.terms)
+        if not terms:
+            return _bm25_list(bm25_scores, allowed, depth)
+        mixed = mix_scores(bm25_scores, self.bm25.row_scores(terms), settings.weight)
+        return _bm25_list(mixed, allowed, depth)
 
     def _options(self, k: int, fusion: str | None, alpha: float | None,
                  filter: MetadataFilter | None, ids: Collection[str] | None,
@@ -359,13 +454,12 @@ class HybridIndex:
         external vector store): the feedback documents' vectors are unknown.
         """
         settings = self.policy.feedback
-        if query_vector is None or not self.store_vectors or not ranking:
+        if query_vector is None or self._dense is None or not ranking:
             return dense
-        matrix = self._matrix()
-        top = [int(hit.id) for hit in ranking[:settings.depth]]
-        moved = rocchio(query_vector, matrix[top], settings.beta)
+        top = np.array([int(hit.id) for hit in ranking[:settings.depth]], dtype=np.int64)
+        moved = rocchio(query_vector, self._dense.full.take(top), settings.beta)
         pool = np.unique(np.fromiter((p for p, _ in (*dense, *sparse)), dtype=np.int64))
-        scores = matrix[pool] @ moved
+        scores = self._dense.scores_for(moved, pool)
         order = np.lexsort((pool, -scores))[:depth]
         return [(int(pool[i]), float(scores[i])) for i in order]
 
@@ -374,11 +468,11 @@ class HybridIndex:
                        depth: int) -> list[tuple[int, float]]:
         """BM25 list of the query expanded with the top documents' characteristic tokens."""
         settings = self.policy.feedback
-        top = [self.bm25.tokens[int(hit.id)] for hit in ranking[:settings.depth]]
+        top = [self.bm25.row_tokens(int(hit.id)) for hit in ranking[:settings.depth]]
         terms = expansion_terms(tokens, top, self.bm25.idf, settings.terms)
         if not terms:
             return _bm25_list(bm25_scores, allowed, depth)
-        mixed = mix_scores(bm25_scores, self.bm25.get_scores(terms), settings.weight)
+        mixed = mix_scores(bm25_scores, self.bm25.row_scores(terms), settings.weight)
         return _bm25_list(mixed, allowed, depth)
 
     def _needs_query_vector(self, options: _Options) -> bool:
@@ -394,26 +488,25 @@ class HybridIndex:
                              f"({self.embedder.dimension},) from {self.embedder.model_name}")
         return vector
 
-    def _dense_list(self, scores: np.ndarray | None, external: Any, allowed: np.ndarray | None,
-                    depth: int) -> list[tuple[int, float]]:
+    def _dense_list(self, query_vector: np.ndarray | None, external: Any,
+                    allowed: np.ndarray | None, depth: int) -> list[tuple[int, float]]:
         if external is not None:
             return self._external_list(external, allowed)
-        if scores is None:
+        if query_vector is None:
             raise ValueError("this index stores no vectors (store_vectors=False): pass "
                              "dense_candidates from your vector store, or use fusion='bm25'")
-        masked = scores if allowed is None else np.where(allowed, scores, -np.inf)
-        depth = min(depth, int(np.isfinite(masked).sum()))
-        if depth == 0:
+        if self._dense is None:
             return []
-        top = np.argpartition(-masked, depth - 1)[:depth]
-        top = top[np.lexsort((top, -masked[top]))]
-        return [(int(i), float(masked[i])) for i in top]
+        if allowed is None and self.bm25.num_rows != len(self):
+            allowed = self._live
+        rows, scores = self._dense.top(query_vector, depth, allowed)
+        return list(zip(rows.tolist(), scores.astype(np.float64).tolist()))
 
     def _external_list(self, external: list[tuple[str, float]],
                        allowed: np.ndarray | None) -> list[tuple[int, float]]:
         pairs = []
         for doc_id, score in external:  # from as_similarities: unique ids, finite scores
-            position = self._docs.positions.get(doc_id)
+            position = self._docs.rows.get(doc_id)
             # A shared vector store may hold documents this index never saw: skip them.
             if position is not None and (allowed is None or allowed[position]):
                 pairs.append((position, score))
@@ -432,16 +525,16 @@ class HybridIndex:
         return weighted_top(dense, sparse, alpha, limit=limit,
                             floors=(None, 0.0 if complete_bm25 else None))
 
-    def _hit(self, item: FusedHit, dense_scores: np.ndarray | None,
+    def _hit(self, item: FusedHit, exact_dense: float | None,
              bm25_scores: np.ndarray | None, external: Any) -> SearchHit:
         position = int(item.id)
         ranks = (*item.ranks, None, None)
         raw = (*item.scores, None, None)
-        dense_score = float(dense_scores[position]) if dense_scores is not None else raw[0]
+        dense_score = exact_dense if exact_dense is not None else raw[0]
         bm25_score = float(bm25_scores[position]) if bm25_scores is not None else None
         return SearchHit(
-            id=self._docs.ids[position], text=self._docs.texts[position],
-            metadata=dict(self._docs.metadatas[position]), score=item.score,
+            id=self._docs.id(position), text=self._docs.text(position),
+            metadata=self._docs.metadata(position), score=item.score,
             dense_score=None if external is not None and ranks[0] is None else dense_score,
             bm25_score=bm25_score, dense_rank=ranks[0], bm25_rank=ranks[1])
 
@@ -450,32 +543,34 @@ class HybridIndex:
         allowed = None
         if callable(filter):
             allowed = np.array([bool(filter(meta)) for meta in self._docs.metadatas], dtype=bool)
-        elif filter:  # a dict, checked and JSON-normalized by _check_filter
+        elif filter:
             allowed = np.array([all(key in meta and meta[key] == value
                                     for key, value in filter.items())
                                 for meta in self._docs.metadatas], dtype=bool)
         if ids is not None:
-            in_ids = np.zeros(len(self._docs.ids), dtype=bool)
+            in_ids = np.zeros(self._docs.num_rows, dtype=bool)
             in_ids[self._positions(ids)] = True
             allowed = in_ids if allowed is None else allowed & in_ids
-        return allowed
+        return allowed if allowed is None else allowed & self._live
 
     def _positions(self, ids: Collection[str]) -> list[int]:
         if isinstance(ids, str):
             raise TypeError("ids must be a collection of document ids, not a single string")
-        unknown = [doc_id for doc_id in ids if doc_id not in self._docs.positions]
+        unknown = [doc_id for doc_id in ids if doc_id not in self._docs.rows]
         if unknown:
             raise KeyError(f"ids not in the index: {unknown[:10]}")
-        return [self._docs.positions[doc_id] for doc_id in ids]
+        return [self._docs.rows[doc_id] for doc_id in ids]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, *, extra: Mapping[str, Any] | None = None) -> None:
-        """Write the index to a folder: numpy arrays, JSON and BM25 files, no pickle.
+        """Write the index to a folder: numpy arrays and JSON, no pickle.
 
         A new version is written beside the old one and then made current in one atomic
         rename, so a crash mid-save leaves the previous save loadable. Saves from several
         processes to one folder take turns (a lock file), and a `load` running meanwhile
-        returns the old or the new version (`embedkit.atomic_dir`).
+        returns the old or the new version (`embedkit.atomic_dir`). Files that never change
+        once written (BM25 segments, vector and document chunks) are hard-linked from the
+        previous version instead of written again.
 
         Args:
             path: the folder.
@@ -485,27 +580,32 @@ class HybridIndex:
         """
         extra = _check_extra(extra)
         with new_version(path) as folder:
-            if self.store_vectors:
-                np.save(folder / VECTORS, self._matrix(), allow_pickle=False)
-            with (folder / DOCUMENTS).open("w", encoding="utf-8") as fh:
-                for doc_id, text, meta in zip(self._docs.ids, self._docs.texts,
-                                              self._docs.metadatas):
-                    fh.write(json.dumps({"id": doc_id, "text": text, "metadata": meta},
-                                        ensure_ascii=False) + "\n")
-            self.bm25.save(folder / BM25_FOLDER)
+            previous = _previous_version(path)  # read under the save lock
             manifest = {**self._manifest(), "extra": extra}
+            if self._dense is not None:
+                (folder / VECTORS_FOLDER).mkdir()
+                manifest["vectors"] = self._dense.save(
+                    folder / VECTORS_FOLDER, previous / VECTORS_FOLDER if previous else None)
+            (folder / DOCUMENTS_FOLDER).mkdir()
+            manifest["documents"] = self._docs.save(
+                folder / DOCUMENTS_FOLDER, previous / DOCUMENTS_FOLDER if previous else None)
+            self.bm25.save(folder / BM25_FOLDER,
+                           previous=previous / BM25_FOLDER if previous else None)
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder, **overrides: Any) -> HybridIndex:
         """Open a saved index; the embedder must have the fingerprint it was built with.
 
-        The folder is read as untrusted input: ``CURRENT`` must name a version folder inside
-        it, symlinks and anything but regular files are refused, sizes and array shapes are
-        checked before reading, and every setting must be one `save` writes. A load racing
-        saves from other processes returns the old or the new version. The ``extra``
-        settings given to `save` are in the loaded index's ``saved_extra`` (an empty dict
-        when there were none).
+        Vectors, BM25 segments and document texts are memory-mapped: opening takes
+        milliseconds whatever the size, pages load as searches touch them and are shared
+        between processes. The folder is read as untrusted input: ``CURRENT`` must name a
+        version folder inside it, symlinks and anything but regular files are refused, array
+        headers (dtype, shape, byte count) are checked before mapping, and every setting must
+        be one `save` writes. A load racing saves from other processes returns the old or the
+        new version. Index format 1 (before segments) is still read. The ``extra`` settings
+        given to `save` are in the loaded index's ``saved_extra`` (an empty dict when there
+        were none).
 
         Args:
             path: the folder given to `save`.
@@ -537,15 +637,38 @@ class HybridIndex:
         if "policy" in manifest:  # saves before the policy existed use the default one
             settings = {"policy": SearchPolicy(**manifest["policy"]), **settings}
         index = cls(embedder, bm25=bm25, tokenizer=tokenizer, **settings)
-        ids, texts, metadatas = read_documents(folder, manifest["count"])
-        if len(bm25) != len(ids):
-            raise folder.error(f"{BM25_FOLDER}/bm25.json", f"{len(bm25)} documents, "
-                               f"documents.jsonl {len(ids)}")
-        index._docs.append(ids, texts, metadatas)
-        if index.store_vectors:
-            index._blocks = [read_vectors(folder, len(ids), embedder.dimension)]
+        if manifest["format"] == 1:
+            index._read_format1(folder, manifest)
+        else:
+            index._read_rows(folder, manifest)
         index.saved_extra = dict(manifest.get("extra") or {})
         return index
+
+    def _read_format1(self, folder: SaveFolder, manifest: Mapping[str, Any]) -> None:
+        """documents.jsonl and one vectors.npy: every row live."""
+        ids, texts, metadatas = read_documents(folder, manifest["count"])
+        if len(self.bm25) != len(ids):
+            raise folder.error(f"{BM25_FOLDER}/bm25.json", f"{len(self.bm25)} documents, "
+                               f"documents.jsonl {len(ids)}")
+        self._docs.append(ids, texts, metadatas)
+        if self.store_vectors:
+            self._vectors().add(read_vectors(folder, len(ids), self.embedder.dimension))
+
+    def _read_rows(self, folder: SaveFolder, manifest: Mapping[str, Any]) -> None:
+        rows = self.bm25.num_rows
+        if len(self.bm25) != manifest["count"]:
+            raise folder.error(f"{BM25_FOLDER}/bm25.json", f"{len(self.bm25)} live documents, "
+                               f"the manifest says {manifest['count']}")
+        self._docs = DocumentStore.read(folder.folder(DOCUMENTS_FOLDER), manifest["documents"],
+                                        self._live)
+        if "vectors" not in manifest:
+            if self.store_vectors and rows:
+                raise folder.error(MANIFEST, f"no vectors for {rows} rows")
+            return
+        if not self.store_vectors:
+            raise folder.error(MANIFEST, "vectors saved, but settings.store_vectors is false")
+        self._dense = DenseVectors.read(folder.folder(VECTORS_FOLDER), manifest["vectors"],
+                                        self.embedder.dimension, rows)
 
     def _manifest(self) -> dict[str, Any]:
         return {
@@ -555,19 +678,37 @@ class HybridIndex:
             "count": len(self),
             "settings": {"fusion": self.fusion, "alpha": self.alpha, "rrf_k": self.rrf_k,
                          "candidates": self.candidates, "store_vectors": self.store_vectors,
-                         "feedback": self.feedback},
+                         "feedback": self.feedback,
+                         "vectors": self.vectors_mode, "rescore": self.rescore},
             "auto": asdict(self.auto),
             "policy": self.policy.to_dict(),
             "tokenizer": self.tokenizer.to_dict(),
         }
 
     # ------------------------------------------------------------------ internals
-    def _matrix(self) -> np.ndarray:
-        if not self._blocks:
-            return np.empty((0, self.embedder.dimension), dtype=np.float32)
-        if len(self._blocks) > 1:
-            self._blocks = [np.concatenate(self._blocks)]
-        return self._blocks[0]
+    def _vectors(self) -> DenseVectors:
+        if self._dense is None:
+            self._dense = DenseVectors(self.embedder.dimension, self.vectors_mode, self.rescore)
+        return self._dense
+
+    def _check_vectors(self, vectors: np.ndarray, count: int) -> np.ndarray:
+        if not self.store_vectors:
+            raise ValueError("vectors= was given but this index stores no vectors "
+                             "(store_vectors=False)")
+        array = np.asarray(vectors)
+        dimension = self.embedder.dimension
+        if array.shape != (count, dimension):
+            raise ValueError(f"vectors have shape {array.shape}, expected ({count}, "
+                             f"{dimension}): {count} texts, dimension {dimension} of "
+                             f"{self.embedder.model_name}")
+        if not np.issubdtype(array.dtype, np.number):
+            raise TypeError(f"vectors must be numeric, got {array.dtype}")
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+        if bad.size:
+            raise ValueError(f"vectors of texts at indices {bad[:10].tolist()} are not finite "
+                             "(NaN or inf)")
+        return array
 
     def _embed_in_chunks(self, texts: list[str]) -> np.ndarray:
         chunks = [texts[i:i + _ADD_CHUNK] for i in range(0, len(texts), _ADD_CHUNK)]
@@ -579,7 +720,7 @@ class HybridIndex:
 
     def _position(self, doc_id: str) -> int:
         try:
-            return self._docs.positions[doc_id]
+            return self._docs.rows[doc_id]
         except KeyError:
             raise KeyError(f"id {doc_id!r} is not in the index") from None
 
@@ -758,6 +899,14 @@ def _saved_tokenizer(folder: SaveFolder, saved: dict[str, Any],
         return Tokenizer.from_dict(saved)
     except (ValueError, TypeError) as exc:
         raise folder.error(MANIFEST, f"tokenizer: {exc}") from None
+
+
+def _previous_version(path: str | Path) -> Path | None:
+    """The current save at ``path``, whose unchanged files a new save can hard-link."""
+    try:
+        return current_version(path)
+    except FileNotFoundError:
+        return None
 
 
 def _check_fingerprint(manifest: Mapping[str, Any], embedder: Embedder, path: str | Path) -> None:

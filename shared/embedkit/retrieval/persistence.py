@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import stat
 from collections.abc import Collection, Iterator
@@ -37,14 +38,18 @@ MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 VECTORS = "vectors.npy"
 BM25_FOLDER = "bm25"
-INDEX_FORMAT = 1
+DOCUMENTS_FOLDER = "documents"
+VECTORS_FOLDER = "vectors"
+INDEX_FORMAT = 2  # 2: rows with tombstones, column chunks, BM25 segments; 1 still read
+READABLE_FORMATS = (1, 2)
+VECTOR_MODES = ("float32", "int8", "binary")  # as embedkit.retrieval.vectors
 SMALL_JSON_LIMIT = 1 << 20   # settings files: bytes
 MANIFEST_LIMIT = 64 << 20    # the manifest holds the tokenizer's glossary and stopwords
 _TOP_KEYS = ("format", "fingerprint", "embedder", "count", "settings", "auto", "tokenizer")
 _SETTING_KEYS = ("fusion", "alpha", "rrf_k", "candidates", "store_vectors")
 # Written by newer saves only; a save without them loads with the defaults.
 _OPTIONAL_TOP_KEYS = ("policy", "extra")
-_OPTIONAL_SETTING_KEYS = ("feedback",)
+_OPTIONAL_SETTING_KEYS = ("feedback", "vectors", "rescore")
 
 
 class SaveFolder:
@@ -98,11 +103,14 @@ class SaveFolder:
             for number, line in enumerate(fh, start=1):
                 yield number, self._parse_json(name, line, f"line {number}: ")
 
-    def read_array(self, name: str, dtype: Any, shape: tuple[int | None, ...]) -> np.ndarray:
+    def read_array(self, name: str, dtype: Any, shape: tuple[int | None, ...], *,
+                   mmap_data: bool = False) -> np.ndarray:
         """A ``.npy`` array of exactly ``dtype`` and ``shape`` (None: any length there).
 
         The header is checked first, so a hostile header never makes us read or allocate more
-        than the file holds.
+        than the file holds. ``mmap_data``: map the (already opened and checked) file
+        read-only instead of reading it, so pages load on use and are shared between
+        processes.
         """
         with self.open(name) as fh:
             got_shape, fortran, got_dtype = self._npy_header(name, fh)
@@ -117,6 +125,11 @@ class SaveFolder:
             if remaining != nbytes:
                 raise self.error(name, f"holds {remaining} data bytes, its header says {nbytes} "
                                  "(truncated or padded)")
+            if mmap_data:
+                mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                array = np.frombuffer(mapped, dtype=got_dtype, count=math.prod(got_shape),
+                                      offset=fh.tell())
+                return array.reshape(got_shape, order="F" if fortran else "C")
             buffer = bytearray(nbytes)
             if fh.readinto(buffer) != nbytes:
                 raise self.error(name, "changed while being read")
@@ -156,15 +169,22 @@ def read_manifest(folder: SaveFolder) -> dict[str, Any]:
     """
     manifest = folder.read_json(MANIFEST, MANIFEST_LIMIT)
     check = Checker(folder, MANIFEST)
-    check.keys(manifest, _TOP_KEYS, "the manifest", optional=_OPTIONAL_TOP_KEYS)
-    check.that(manifest["format"] == INDEX_FORMAT,
-               f"unsupported index format {manifest['format']!r} (this version reads "
-               f"{INDEX_FORMAT})")
+    check.that(isinstance(manifest, dict), "the manifest is not a JSON object")
+    check.that(manifest.get("format") in READABLE_FORMATS,
+               f"unsupported index format {manifest.get('format')!r} (this version reads "
+               f"{READABLE_FORMATS})")
+    version2 = manifest["format"] == 2
+    check.keys(manifest, (*_TOP_KEYS, *(("documents",) if version2 else ())), "the manifest",
+               optional=(*_OPTIONAL_TOP_KEYS, *(("vectors",) if version2 else ())))
     check.that(isinstance(manifest["fingerprint"], str) and manifest["fingerprint"] != "",
                "fingerprint must be a non-empty string")
     check.that(isinstance(manifest["embedder"], dict), "embedder must be an object")
     check.integer(manifest["count"], "count", minimum=0)
     _check_settings(check, manifest["settings"])
+    if version2:
+        _check_chunks(check, manifest["documents"], "documents")
+        if "vectors" in manifest:
+            _check_vectors_entry(check, manifest["vectors"])
     _check_auto(check, manifest["auto"])
     if "policy" in manifest:
         _check_policy(check, manifest["policy"])
@@ -247,9 +267,31 @@ def _check_settings(check: Checker, settings: Any) -> None:
     check.integer(settings["candidates"], "settings.candidates", minimum=1)
     check.that(isinstance(settings["store_vectors"], bool), "settings.store_vectors must be "
                f"true or false, got {settings['store_vectors']!r}")
+    check.that(settings.get("vectors", "float32") in VECTOR_MODES,
+               f"settings.vectors must be one of {VECTOR_MODES}")
+    rescore = settings.get("rescore")
+    check.that(rescore is None or (isinstance(rescore, int) and not isinstance(rescore, bool)
+                                   and rescore >= 1),
+               "settings.rescore must be null or an integer >= 1")
     feedback = settings.get("feedback")
     check.that(feedback is None or feedback in FEEDBACK_MODES,
                f"settings.feedback must be null or one of {FEEDBACK_MODES}, got {feedback!r}")
+
+
+def _check_chunks(check: Checker, chunks: Any, what: str) -> None:
+    check.that(isinstance(chunks, list), f"{what} must be a list of chunks")
+    for i, chunk in enumerate(chunks):
+        check.keys(chunk, ("name", "rows"), f"{what}[{i}]")
+        check.that(isinstance(chunk["name"], str) and chunk["name"].isalnum()
+                   and chunk["name"].isascii(), f"{what}[{i}].name is not a plain file name")
+        check.integer(chunk["rows"], f"{what}[{i}].rows", minimum=0)
+
+
+def _check_vectors_entry(check: Checker, entry: Any) -> None:
+    check.keys(entry, ("mode", "rescore", "chunks"), "vectors")
+    check.that(entry["mode"] in VECTOR_MODES, f"vectors.mode must be one of {VECTOR_MODES}")
+    check.integer(entry["rescore"], "vectors.rescore", minimum=1)
+    _check_chunks(check, entry["chunks"], "vectors.chunks")
 
 
 def _check_auto(check: Checker, auto: Any) -> None:

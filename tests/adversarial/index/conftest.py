@@ -46,6 +46,13 @@ def version_folder(saved_path: Path) -> Path:
     return saved_path / (saved_path / "CURRENT").read_text().strip()
 
 
+def saved_file(saved_path: Path, pattern: str) -> Path:
+    """The one file of the current version matching ``pattern`` (names hold chunk ids)."""
+    matches = sorted(version_folder(saved_path).glob(pattern))
+    assert len(matches) == 1, (pattern, matches)
+    return matches[0]
+
+
 def edit_json(file: Path, change) -> None:
     data = json.loads(file.read_text())
     change(data)

@@ -14,7 +14,7 @@ import pytest
 from embedkit import HybridIndex
 from embedkit.errors import IndexFormatError
 
-from .conftest import run_loads_in_child, version_folder
+from .conftest import run_loads_in_child, saved_file, version_folder
 
 
 @pytest.mark.parametrize("pointer", ["../other/{name}", "{outside}/{name}", "{name}/../{name}",
@@ -36,14 +36,15 @@ def test_a_version_folder_that_is_a_symlink_is_refused(saved, module_embedder, t
         HybridIndex.load(saved, module_embedder)
 
 
-@pytest.mark.parametrize("name", ["manifest.json", "documents.jsonl", "vectors.npy",
-                                  "bm25/bm25.json", "bm25/token_ids.npy"])
-def test_a_file_that_is_a_symlink_is_refused(saved, module_embedder, tmp_path, name):
-    file = version_folder(saved) / name
+@pytest.mark.parametrize("pattern", ["manifest.json", "documents/docs-*-texts-bytes.npy",
+                                     "vectors/vectors-*.npy", "bm25/bm25.json",
+                                     "bm25/segments/*/rows.npy", "bm25/vocab-bytes.npy"])
+def test_a_file_that_is_a_symlink_is_refused(saved, module_embedder, tmp_path, pattern):
+    file = saved_file(saved, pattern)
     shutil.copy(file, tmp_path / "copy")
     file.unlink()
     file.symlink_to(tmp_path / "copy")
-    with pytest.raises(IndexFormatError, match=name.split("/")[-1]):
+    with pytest.raises(IndexFormatError, match=file.name):
         HybridIndex.load(saved, module_embedder)
 
 
@@ -62,14 +63,15 @@ def test_fifo_and_dev_zero_are_refused_quickly(saved, tmp_path):
         shutil.copytree(saved, target)
     os.unlink(version_folder(fifo_save) / "manifest.json")
     os.mkfifo(version_folder(fifo_save) / "manifest.json")
-    for target, name in ((zero_save, "manifest.json"), (zero_docs, "documents.jsonl")):
-        os.unlink(version_folder(target) / name)
-        os.symlink("/dev/zero", version_folder(target) / name)
+    docs = saved_file(zero_docs, "documents/docs-*-texts-bytes.npy")
+    for file in (version_folder(zero_save) / "manifest.json", docs):
+        os.unlink(file)
+        os.symlink("/dev/zero", file)
 
     results = run_loads_in_child([f"attempt({str(p)!r})" for p in (fifo_save, zero_save,
                                                                      zero_docs)])
     print(f"\nhostile files refused in {[round(r['seconds'], 4) for r in results]} s")
-    for result, name in zip(results, ("manifest.json", "manifest.json", "documents.jsonl")):
+    for result, name in zip(results, ("manifest.json", "manifest.json", docs.name)):
         assert result["outcome"].startswith("embedkit.errors.IndexFormatError"), result
         assert name in result["outcome"]
         assert result["seconds"] < 5

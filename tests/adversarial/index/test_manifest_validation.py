@@ -6,8 +6,6 @@ a hang (a catastrophic tokenizer regex), a broken search (``monitor="x"``) or Na
 
 from __future__ import annotations
 
-import json
-import math
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from embedkit import HybridIndex
 from embedkit.errors import EmbedKitError, IndexFormatError
 from embedkit.retrieval.tokenizer import Tokenizer
 
-from .conftest import edit_json, run_loads_in_child, version_folder
+from .conftest import edit_json, run_loads_in_child, saved_file, version_folder
 
 
 def test_a_catastrophic_tokenizer_regex_is_never_compiled(saved):
@@ -52,9 +50,7 @@ BAD_SETTINGS = [
     ("auto", "dense_alpha", 7), ("auto", "evil", 1), ("tokenizer", "stopwords", "the"),
     ("tokenizer", "stopwords", [1, 2]), ("tokenizer", "glossary", {"a": 5}),
     ("tokenizer", "stemmer_language", 3), ("tokenizer", "glossary_ignore_case", "no"),
-    (None, "count", -1), (None, "count", "4"), (None, "fingerprint", 12), (None, "format", 2),
-    ("settings", "feedback", "sometimes"), ("policy", "dense_alpha", 3),
-    ("policy", "agreement_depth", 0), ("policy", "feedback", {"depth": 0}), ("policy", "x", 1),
+    (None, "count", -1), (None, "count", "4"), (None, "fingerprint", 12), (None, "format", 3),
 ]
 
 
@@ -74,86 +70,65 @@ def test_a_manifest_that_is_not_a_valid_json_object_is_refused(saved, module_emb
         HybridIndex.load(saved, module_embedder)
 
 
-def _rewrite_vectors(saved, change):
-    file = version_folder(saved) / "vectors.npy"
+def _rewrite(saved, pattern, change):
+    file = saved_file(saved, pattern)
     np.save(file, change(np.load(file)), allow_pickle=False)
+    return file
 
 
 @pytest.mark.parametrize("change", [
-    lambda m: np.where(np.arange(m.shape[0])[:, None] == 1, np.nan, m).astype(np.float32),
     lambda m: np.concatenate([m, m[:1]]),
     lambda m: m[:, :-1].copy(),
     lambda m: m.astype(np.float64),
     lambda m: m.ravel(),
-    lambda m: np.full(m.shape, math.inf, dtype=np.float32),
-], ids=["nan-row", "extra-row", "short-rows", "float64", "1-d", "inf"])
+], ids=["extra-row", "short-rows", "float64", "1-d"])
 def test_bad_vectors_are_refused_naming_the_file(saved, module_embedder, change):
-    _rewrite_vectors(saved, change)
-    with pytest.raises(IndexFormatError, match="vectors.npy"):
+    file = _rewrite(saved, "vectors/vectors-*.npy", change)
+    with pytest.raises(IndexFormatError, match=file.name):
         HybridIndex.load(saved, module_embedder)
 
 
 def test_a_truncated_vectors_file_is_refused(saved, module_embedder):
-    file = version_folder(saved) / "vectors.npy"
+    file = saved_file(saved, "vectors/vectors-*.npy")
     file.write_bytes(file.read_bytes()[:-100])
-    with pytest.raises(IndexFormatError, match="vectors.npy"):
+    with pytest.raises(IndexFormatError, match=file.name):
         HybridIndex.load(saved, module_embedder)
 
 
-def _rewrite_documents(saved, change):
-    file = version_folder(saved) / "documents.jsonl"
-    rows = [json.loads(line) for line in file.read_text().splitlines()]
-    file.write_text("".join(json.dumps(r) + "\n" for r in change(rows)))
-
-
-@pytest.mark.parametrize("change", [
-    lambda rows: [rows[0], {**rows[1], "id": rows[0]["id"]}, *rows[2:]],
-    lambda rows: [{**rows[0], "id": 7}, *rows[1:]],
-    lambda rows: [{**rows[0], "id": ""}, *rows[1:]],
-    lambda rows: [{**rows[0], "metadata": [1]}, *rows[1:]],
-    lambda rows: [{**rows[0], "text": None}, *rows[1:]],
-    lambda rows: [{"id": "x"}, *rows[1:]],
-    lambda rows: ["row", *rows[1:]],
-    lambda rows: rows[1:],
-], ids=["duplicate-id", "int-id", "empty-id", "list-metadata", "null-text", "missing-keys",
-        "not-an-object", "missing-row"])
-def test_bad_documents_are_refused_naming_the_file(saved, module_embedder, change):
-    _rewrite_documents(saved, change)
-    with pytest.raises(IndexFormatError, match="documents.jsonl"):
+@pytest.mark.parametrize("pattern,change", [
+    ("documents/docs-*-ids-offsets.npy", lambda a: a[::-1].copy()),
+    ("documents/docs-*-ids-offsets.npy", lambda a: a[:-1].copy()),
+    ("documents/docs-*-texts-offsets.npy", lambda a: a * 2),
+    ("documents/docs-*-texts-bytes.npy", lambda a: a.astype(np.int64)),
+    ("documents/docs-*-metadata-bytes.npy", lambda a: a[:-3].copy()),
+], ids=["offsets-decreasing", "offsets-short", "offsets-past-end", "bytes-not-uint8",
+        "bytes-truncated"])
+def test_bad_documents_are_refused_naming_the_file(saved, module_embedder, pattern, change):
+    file = _rewrite(saved, pattern, change)
+    with pytest.raises(IndexFormatError, match=r"docs-\w+-\w+-\w+\.npy"):
         HybridIndex.load(saved, module_embedder)
+    assert file.exists()
 
 
-def test_a_documents_line_that_is_not_json_names_the_line(saved, module_embedder):
-    file = version_folder(saved) / "documents.jsonl"
-    lines = file.read_text().splitlines()
-    lines[2] = lines[2][:10]
-    file.write_text("\n".join(lines) + "\n")
-    with pytest.raises(IndexFormatError, match="documents.jsonl.*line 3"):
-        HybridIndex.load(saved, module_embedder)
-
-
-def _rewrite_array(saved, name, change):
-    file = version_folder(saved) / "bm25" / name
-    np.save(file, change(np.load(file)), allow_pickle=False)
-
-
-@pytest.mark.parametrize("name,change", [
-    ("token_ids.npy", lambda a: a + 1000),
-    ("token_ids.npy", lambda a: -a - 1),
-    ("token_ids.npy", lambda a: a.astype(np.float32)),
-    ("offsets.npy", lambda a: a[::-1].copy()),
-    ("offsets.npy", lambda a: a[:-1].copy()),
-    ("offsets.npy", lambda a: a * 2),
-    ("backend/data.csc.index.npy", lambda a: np.full_like(a, np.nan)),
-    ("backend/indices.csc.index.npy", lambda a: a + 1000),
-    ("backend/indptr.csc.index.npy", lambda a: a[:-1].copy()),
-    ("backend/indptr.csc.index.npy", lambda a: a[::-1].copy()),
-], ids=["ids-out-of-vocab", "negative-ids", "float-ids", "offsets-decreasing", "offsets-short",
-        "offsets-past-end", "nan-scores", "doc-out-of-range", "indptr-short", "indptr-reversed"])
-def test_inconsistent_bm25_files_are_refused_naming_the_file(saved, module_embedder, name,
+@pytest.mark.parametrize("pattern,change", [
+    ("bm25/vocab-order.npy", lambda a: a + 1000),
+    ("bm25/vocab-order.npy", lambda a: np.zeros_like(a)),
+    ("bm25/vocab-offsets.npy", lambda a: a[::-1].copy()),
+    ("bm25/lengths.npy", lambda a: a.astype(np.float32)),
+    ("bm25/live.npy", lambda a: a[:-1].copy()),
+    ("bm25/segments/*/rows.npy", lambda a: a + 1000),
+    ("bm25/segments/*/indptr.npy", lambda a: a[:-1].copy()),
+    ("bm25/segments/*/indptr.npy", lambda a: a[::-1].copy()),
+    ("bm25/segments/*/terms.npy", lambda a: a[::-1].copy()),
+    ("bm25/segments/*/tf.npy", lambda a: a[:-1].copy()),
+], ids=["order-out-of-range", "order-not-permutation", "vocab-offsets-reversed",
+        "float-lengths", "live-short", "row-out-of-range", "indptr-short", "indptr-reversed",
+        "terms-unsorted", "tf-short"])
+def test_inconsistent_bm25_files_are_refused_naming_the_file(saved, module_embedder, pattern,
                                                                change):
-    _rewrite_array(saved, name, change)
-    with pytest.raises(IndexFormatError, match=name.split("/")[-1]):
+    file = _rewrite(saved, pattern, change)
+    where = file.parent.name if file.parent.parent.name == "segments" else file.name
+    with pytest.raises(IndexFormatError, match=where):
         HybridIndex.load(saved, module_embedder)
 
 
@@ -162,10 +137,9 @@ def test_inconsistent_bm25_files_are_refused_naming_the_file(saved, module_embed
     ("bm25.json", lambda m: m.update(k1="x")),
     ("bm25.json", lambda m: m.update(method="bm25l")),
     ("bm25.json", lambda m: m.update(backend="elastic")),
-    ("backend/params.index.json", lambda m: m.update(k1=9.0)),
-    ("backend/params.index.json", lambda m: m.update(num_docs=1)),
-    ("backend/vocab.index.json", lambda m: m.update(extra=0)),
-    ("vocab.json", lambda m: m.append(m[0])),
+    ("bm25.json", lambda m: m.update(merge_factor=1)),
+    ("bm25.json", lambda m: m["segments"][0].update(start=3)),
+    ("bm25.json", lambda m: m["segments"][0].update(name="../x")),
 ])
 def test_inconsistent_bm25_settings_are_refused(saved, module_embedder, name, change):
     edit_json(version_folder(saved) / "bm25" / name, change)

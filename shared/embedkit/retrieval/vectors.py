@@ -1,0 +1,247 @@
+"""The dense side of `HybridIndex`: row-aligned float32 vectors, optional compact codes.
+
+Rows match the BM25 rows: a delete is a tombstone in the owner's live mask (nothing moves);
+`DenseVectors.keep` compacts once the owner decides to (amortized). Adding never copies the
+whole matrix: rows go into blocks, the last one growing by capacity doubling, and a search
+multiplies block by block.
+
+Modes (``vectors=``):
+
+- ``"float32"``: exact inner products over every row (the default).
+- ``"int8"`` / ``"binary"``: `embedkit.retrieval.quantize` codes propose ``rescore`` x depth
+  candidates; their float32 vectors are read back (from a memory map after a load, so only the
+  pages of those rows come into memory) and the final scores are exact.
+
+Saved as chunk files ``vectors-<name>.npy`` (float32 rows, never changed once written, so a
+later save hard-links them) plus the codes of a compact mode. A load memory-maps the chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .persistence import SaveFolder
+from .quantize import CODECS
+
+VECTOR_MODES = ("float32", "int8", "binary")
+DEFAULT_RESCORE = {"float32": 1, "int8": 4, "binary": 10}
+_BLOCK_ROWS = 65_536  # the growing tail is frozen into a block at this size
+_MAX_CHUNKS = 8  # a save with more chunk files than this writes one consolidated chunk
+
+
+class _Chunk:
+    """A block of rows; ``name`` is its file's name once saved (None until then)."""
+
+    def __init__(self, data: np.ndarray, name: str | None = None) -> None:
+        self.data, self.name = data, name
+
+
+class RowMatrix:
+    """float32 rows in blocks: frozen chunks (possibly memory-mapped) plus a growing tail."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self.chunks: list[_Chunk] = []
+        self._tail = np.empty((0, dimension), dtype=np.float32)
+        self._tail_size = 0
+
+    def __len__(self) -> int:
+        return sum(len(c.data) for c in self.chunks) + self._tail_size
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        for chunk in self.chunks:
+            yield chunk.data
+        if self._tail_size:
+            yield self._tail[:self._tail_size]
+
+    def append(self, vectors: np.ndarray) -> None:
+        for start in range(0, len(vectors), _BLOCK_ROWS):
+            self._append_part(vectors[start:start + _BLOCK_ROWS])
+
+    def _append_part(self, part: np.ndarray) -> None:
+        need = self._tail_size + len(part)
+        if need > _BLOCK_ROWS:
+            self._freeze_tail()
+            need = len(part)
+        if need > len(self._tail):
+            grown = np.empty((min(max(need, 2 * len(self._tail), 64), _BLOCK_ROWS),
+                              self.dimension), dtype=np.float32)
+            grown[:self._tail_size] = self._tail[:self._tail_size]
+            self._tail = grown
+        self._tail[self._tail_size:need] = part
+        self._tail_size = need
+
+    def _freeze_tail(self) -> None:
+        if self._tail_size:
+            self.chunks.append(_Chunk(self._tail[:self._tail_size].copy()))
+        self._tail = np.empty((0, self.dimension), dtype=np.float32)
+        self._tail_size = 0
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """Inner product of every row with ``query`` (float32)."""
+        parts = [block @ query for block in self.blocks()]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The float32 vectors of ``rows`` (any order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.dimension), dtype=np.float32)
+        start = 0
+        for block in self.blocks():
+            inside = (rows >= start) & (rows < start + len(block))
+            if inside.any():
+                out[inside] = block[rows[inside] - start]
+            start += len(block)
+        return out
+
+    def everything(self) -> np.ndarray:
+        parts = list(self.blocks())
+        if not parts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def keep(self, rows: np.ndarray) -> None:
+        kept = self.take(rows)
+        self.chunks, self._tail, self._tail_size = [_Chunk(kept)], kept[:0], 0
+
+    # ---- persistence ------------------------------------------------------------------------
+    def save(self, folder: Path, previous: Path | None) -> list[dict[str, object]]:
+        """Write the rows as chunk files; chunks already saved in ``previous`` are
+        hard-linked. Returns the chunk list for the manifest."""
+        self._freeze_tail()
+        if len(self.chunks) > _MAX_CHUNKS:
+            self.chunks = [_Chunk(self.everything())]
+        entries = []
+        for chunk in self.chunks:
+            source = previous / _chunk_file(chunk.name) if previous and chunk.name else None
+            if source is not None and source.is_file():
+                _link_or_copy(source, folder / source.name)
+            else:
+                chunk.name = uuid.uuid4().hex
+                np.save(folder / _chunk_file(chunk.name), chunk.data, allow_pickle=False)
+            entries.append({"name": chunk.name, "rows": len(chunk.data)})
+        return entries
+
+    @classmethod
+    def read(cls, folder: SaveFolder, entries: list[dict[str, Any]],
+             dimension: int) -> RowMatrix:
+        """Chunks listed by the manifest, checked and memory-mapped."""
+        matrix = cls(dimension)
+        for entry in entries:
+            data = folder.read_array(_chunk_file(entry["name"]), np.float32,
+                                     (entry["rows"], dimension), mmap_data=True)
+            matrix.chunks.append(_Chunk(data, entry["name"]))
+        return matrix
+
+
+class DenseVectors:
+    """Row-aligned vectors of one mode; finds the best rows for a query vector.
+
+    Args:
+        dimension: the embedder's dimension.
+        mode: ``"float32"``, ``"int8"`` or ``"binary"``.
+        rescore: candidates re-scored in float32 per result wanted, for compact modes
+            (default 4 for int8, 10 for binary).
+    """
+
+    def __init__(self, dimension: int, mode: str = "float32", rescore: int | None = None) -> None:
+        if mode not in VECTOR_MODES:
+            raise ValueError(f"unknown vectors mode {mode!r}; choose one of {VECTOR_MODES}")
+        rescore = DEFAULT_RESCORE[mode] if rescore is None else rescore
+        if not isinstance(rescore, int) or rescore < 1:
+            raise ValueError(f"rescore must be a positive int, got {rescore!r}")
+        self.dimension, self.mode, self.rescore = dimension, mode, rescore
+        self.full = RowMatrix(dimension)
+        self.codes = CODECS[mode](dimension) if mode in CODECS else None
+
+    def __len__(self) -> int:
+        return len(self.full)
+
+    @property
+    def resident_bytes(self) -> int:
+        """Bytes of the searched representation (codes for compact modes, else float32)."""
+        if self.codes is not None:
+            return self.codes.nbytes
+        return len(self) * self.dimension * 4
+
+    def add(self, vectors: np.ndarray) -> None:
+        self.full.append(vectors)
+        if self.codes is not None:
+            self.codes.add(vectors, self.full.everything)
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only ``rows`` (sorted), renumbered 0..len(rows)-1: a compaction."""
+        self.full.keep(rows)
+        if self.codes is not None:
+            self.codes.keep(rows)
+
+    def top(self, query: np.ndarray, depth: int,
+            allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, exact float32 scores) of the best ``depth`` allowed rows, best first."""
+        if self.codes is None:
+            scores = self.full.scores(query)
+            if allowed is not None:
+                scores = np.where(allowed, scores, -np.inf)
+            depth = min(depth, int(np.isfinite(scores).sum()))
+            if depth <= 0:
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+            rows = np.argpartition(-scores, depth - 1)[:depth]
+            values = scores[rows]
+        else:
+            rows = self.codes.candidates(query, depth * self.rescore, allowed)
+            values = self.scores_for(query, rows)
+        order = np.lexsort((rows, -values))[:depth]
+        return rows[order].astype(np.int64), values[order]
+
+    def scores_for(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Exact inner products of ``rows`` with ``query``."""
+        if len(rows) == 0:
+            return np.empty(0, dtype=np.float32)
+        return self.full.take(rows) @ query
+
+    # ---- persistence ------------------------------------------------------------------------
+    def save(self, folder: Path, previous: Path | None) -> dict[str, object]:
+        entry: dict[str, object] = {"mode": self.mode, "rescore": self.rescore,
+                                    "chunks": self.full.save(folder, previous)}
+        if self.codes is not None:
+            for key, array in self.codes.state().items():
+                np.save(folder / f"{self.mode}_{key}.npy", array, allow_pickle=False)
+        return entry
+
+    @classmethod
+    def read(cls, folder: SaveFolder, entry: dict[str, Any], dimension: int,
+             count: int) -> DenseVectors:
+        """Vectors saved by `save` (manifest ``entry``), for ``count`` rows.
+
+        The float32 chunks are memory-mapped and not scanned for NaN here (that would read
+        every page): vectors are checked to be finite when added.
+        """
+        vectors = cls(dimension, entry["mode"], entry["rescore"])
+        vectors.full = RowMatrix.read(folder, entry["chunks"], dimension)
+        if len(vectors.full) != count:
+            raise folder.error("", f"{len(vectors.full)} vectors for {count} rows")
+        if vectors.codes is not None:
+            state = vectors.codes.read_state(folder, count)
+            try:
+                vectors.codes.restore(state)
+            except ValueError as exc:
+                raise folder.error(f"{vectors.mode}_codes.npy", str(exc)) from None
+        return vectors
+
+
+def _chunk_file(name: str | None) -> str:
+    return f"vectors-{name}.npy"
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or no hard links
+        shutil.copyfile(source, target)
