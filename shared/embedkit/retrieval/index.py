@@ -428,53 +428,6 @@ class HybridIndex:
                         _external(dense_candidates),
                         feedback or self.feedback)
 
-    def _decide(self, mode: str, alpha: float, tokens: list[str], dense: list, sparse: list,
-                *, gate: bool) -> tuple[float, bool]:
-        """The dense weight for this query and whether ``feedback="auto"`` runs feedback.
-
-        The query's signals need BM25's statistics: they are only read when a decision needs
-        them, so a dense-only search never waits for a BM25 rebuild after an ``add``.
-        """
-        if mode not in ("auto", "auto-v1") and not gate:
-            return alpha, False
-        signals = query_signals(tokens, self.bm25.idf(tokens), self.bm25.num_built)
-        if mode == "auto":
-            agreement = overlap([p for p, _ in dense], [p for p, _ in sparse],
-                                self.policy.agreement_depth)
-            alpha = self.policy.alpha(signals, agreement)
-        elif mode == "auto-v1":
-            alpha = self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
-        return alpha, self.policy.wants_feedback(signals)
-
-    def _dense_feedback(self, query_vector: np.ndarray | None, ranking: list[FusedHit],
-                        dense: list, sparse: list, depth: int) -> list[tuple[int, float]]:
-        """The candidates (both lists) scored again by the Rocchio-moved query vector.
-
-        Kept as it is when there is no query vector or no stored matrix (the dense side is an
-        external vector store): the feedback documents' vectors are unknown.
-        """
-        settings = self.policy.feedback
-        if query_vector is None or self._dense is None or not ranking:
-            return dense
-        top = np.array([int(hit.id) for hit in ranking[:settings.depth]], dtype=np.int64)
-        moved = rocchio(query_vector, self._dense.full.take(top), settings.beta)
-        pool = np.unique(np.fromiter((p for p, _ in (*dense, *sparse)), dtype=np.int64))
-        scores = self._dense.scores_for(moved, pool)
-        order = np.lexsort((pool, -scores))[:depth]
-        return [(int(pool[i]), float(scores[i])) for i in order]
-
-    def _bm25_feedback(self, tokens: list[str], ranking: list[FusedHit],
-                       bm25_scores: np.ndarray, allowed: np.ndarray | None,
-                       depth: int) -> list[tuple[int, float]]:
-        """BM25 list of the query expanded with the top documents' characteristic tokens."""
-        settings = self.policy.feedback
-        top = [self.bm25.row_tokens(int(hit.id)) for hit in ranking[:settings.depth]]
-        terms = expansion_terms(tokens, top, self.bm25.idf, settings.terms)
-        if not terms:
-            return _bm25_list(bm25_scores, allowed, depth)
-        mixed = mix_scores(bm25_scores, self.bm25.row_scores(terms), settings.weight)
-        return _bm25_list(mixed, allowed, depth)
-
     def _needs_query_vector(self, options: _Options) -> bool:
         return (options.fusion != "bm25" and options.dense_candidates is None
                 and self.store_vectors)
