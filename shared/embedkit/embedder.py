@@ -69,6 +69,11 @@ class Embedder:
         query_prefix: overrides the catalog's and the model's saved query prefix.
         document_prefix: overrides the catalog's and the model's saved document prefix.
         device: torch device for local models.
+        backend: how a local model runs: ``"torch"`` (sentence-transformers on PyTorch),
+            ``"onnx"`` (exported once to ONNX, run by onnxruntime: same vectors, less overhead
+            per call) or ``"onnx-int8"`` (int8 weights: about twice torch's throughput, cosine
+            ~0.99 to its vectors). None: onnx-int8 for the bundled model, torch for others.
+            Part of the fingerprint. The ONNX backends need ``pip install "embedkit[onnx]"``.
         show_progress: show a progress bar over batches.
         max_concurrency: API requests in flight at once (API providers only).
         budget: a `Budget` every API call of this embedder draws from: a call whose estimated
@@ -97,6 +102,7 @@ class Embedder:
         query_prefix: str | None = None,
         document_prefix: str | None = None,
         device: str | None = None,
+        backend: str | None = None,
         show_progress: bool = False,
         max_concurrency: int = 4,
         budget: Budget | None = None,
@@ -107,7 +113,8 @@ class Embedder:
         _check_positive("batch_size", batch_size)
         _check_positive("max_concurrency", max_concurrency)
         self.provider: Provider = create_provider(
-            self.model_ref, dimensions=dimensions, device=device, options=provider_options)
+            self.model_ref, dimensions=dimensions, device=device, options=provider_options,
+            backend=backend)
         self.dimensions = _check_dimensions(dimensions, self.provider, self.spec)
         self.normalize = normalize
         self.glossary = as_glossary(glossary)
@@ -154,6 +161,7 @@ class Embedder:
         """A non-secret summary, for logs and error messages."""
         return {
             "model": self.model_name,
+            "backend": getattr(self.provider, "backend", None),
             "dimension": self.dimension,
             "normalize": self.normalize,
             "query_prefix": self.prefixes["query"],

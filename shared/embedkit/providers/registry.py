@@ -15,12 +15,18 @@ PROVIDER_CLASSES: dict[str, tuple[str, str]] = {
     "cohere": ("embedkit.providers.cohere", "CohereProvider"),
 }
 
-LOCAL_OPTIONS = frozenset({"trust_remote_code"})
+LOCAL_OPTIONS = frozenset({"trust_remote_code", "onnx_threads"})
 
 
 def create_provider(ref: ModelRef, *, dimensions: int | None, device: str | None,
-                    options: dict[str, Any]) -> Provider:
-    """Instantiate the backend for ``ref``; ``options`` are backend-specific keyword arguments."""
+                    options: dict[str, Any], backend: str | None = None) -> Provider:
+    """Instantiate the backend for ``ref``; ``options`` are backend-specific keyword arguments.
+
+    ``backend`` (``torch``, ``onnx``, ``onnx-int8``) chooses how a local model runs.
+    """
+    if backend is not None and ref.provider != "local":
+        raise ValueError(f"backend={backend!r} applies to local models; {ref} runs on the "
+                         f"{ref.provider} API")
     module_name, class_name = PROVIDER_CLASSES[ref.provider]
     try:
         module = importlib.import_module(module_name)
@@ -34,5 +40,5 @@ def create_provider(ref: ModelRef, *, dimensions: int | None, device: str | None
         if remote_only:
             raise TypeError(f"{', '.join(remote_only)} only apply to API models "
                             f"('openai:...', 'cohere:...'); {ref} is a local model")
-        return cls(ref.model, device=device, **options)
+        return cls(ref.model, device=device, backend=backend, **options)
     return cls(ref.model, dimensions=dimensions, **options)
