@@ -519,5 +519,25 @@ def _check_fingerprint(manifest: Mapping[str, Any], embedder: Embedder, path: st
     raise FingerprintMismatchError(
         f"the index at {path} was built with {built.get('model')} (fingerprint "
         f"{manifest['fingerprint']}), but this embedder is {embedder.model_name} (fingerprint "
-        f"{embedder.fingerprint}); mixing them would compare vectors from different spaces. "
-        "Load it with the original embedder settings, or rebuild the index.")
+        f"{embedder.fingerprint}); {_differences(built, embedder.describe())}. Mixing them "
+        "would compare vectors from different spaces. Load it with the original embedder "
+        "settings, or rebuild the index.")
+
+
+def _differences(built: Mapping[str, Any], current: Mapping[str, Any]) -> str:
+    """``"backend: torch vs onnx-int8"`` for each setting that differs (index vs embedder)."""
+    if "backend" not in built and current.get("backend") is not None:
+        built = {**built, "backend": "torch"}  # saved before backends existed: all torch
+    names = [name for name in dict.fromkeys([*built, *current])
+             if name != "fingerprint" and built.get(name) != current.get(name)]
+    if not names:
+        return ("no listed setting differs, so the model files or the package version do "
+                "(the weights are part of the fingerprint)")
+    return "differs in " + ", ".join(f"{name}: {_shown(built.get(name))} vs "
+                                     f"{_shown(current.get(name))}" for name in names)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "unset"
+    return repr(value) if isinstance(value, str) and not value.strip() else str(value)
