@@ -29,13 +29,14 @@ MODES = "dense,hybrid"
 TOLERANCE = 0.005
 
 
-def measure(sets: tuple[str, ...], cache_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
+def measure(sets: tuple[str, ...], backends: tuple[str, ...],
+            cache_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
     """``{set: {backend: {mode: ndcg@10}}}``."""
     scores: dict[str, dict[str, dict[str, float]]] = {}
     for name in sets:
         data = load_beir(DATA_DIR / name)
         scores[name] = {}
-        for backend in BACKENDS:
+        for backend in backends:
             table = compare(data, models=[None], modes=MODES, metrics=("ndcg@10",),
                             cache_dir=cache_dir, embedder_options={"backend": backend})
             scores[name][backend] = {run.mode: run.result.mean["ndcg@10"] for run in table.runs}
@@ -45,20 +46,22 @@ def measure(sets: tuple[str, ...], cache_dir: Path) -> dict[str, dict[str, dict[
     return scores
 
 
-def report(scores: dict[str, dict[str, dict[str, float]]]) -> None:
+def report(scores: dict[str, dict[str, dict[str, float]]], backends: tuple[str, ...]) -> None:
+    others = [b for b in backends if b != "torch"]
     modes = list(next(iter(next(iter(scores.values())).values())))
-    print("\n| set | mode | " + " | ".join(BACKENDS) + " | onnx Δ | onnx-int8 Δ |")
-    print("|---|---|" + "---|" * (len(BACKENDS) + 2))
-    worst = {b: 0.0 for b in BACKENDS[1:]}
+    print("\n| set | mode | " + " | ".join(backends) + " | "
+          + " | ".join(f"{b} Δ" for b in others) + " |")
+    print("|---|---|" + "---|" * (len(backends) + len(others)))
+    worst = {b: 0.0 for b in others}
     for name, by_backend in scores.items():
         for mode in modes:
             base = by_backend["torch"][mode]
-            deltas = {b: by_backend[b][mode] - base for b in BACKENDS[1:]}
+            deltas = {b: by_backend[b][mode] - base for b in others}
             for b, d in deltas.items():
                 worst[b] = min(worst[b], d)
             print(f"| {name} | {mode} | " + " | ".join(f"{by_backend[b][mode]:.4f}"
-                                                      for b in BACKENDS)
-                  + " | " + " | ".join(f"{deltas[b]:+.4f}" for b in BACKENDS[1:]) + " |")
+                                                      for b in backends)
+                  + " | " + " | ".join(f"{deltas[b]:+.4f}" for b in others) + " |")
     for backend, drop in worst.items():
         verdict = "within" if drop >= -TOLERANCE else "NOT within"
         print(f"{backend}: worst difference to torch {drop:+.4f} ({verdict} {TOLERANCE})")
@@ -67,13 +70,19 @@ def report(scores: dict[str, dict[str, dict[str, float]]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--backends", default=",".join(BACKENDS),
+                        help="torch first; e.g. torch,onnx-int8 (onnx fp32 gives torch's vectors "
+                             "to ~1e-7, so its scores repeat torch's)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="embedding cache to reuse between runs (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
     args = parser.parse_args()
+    backends = tuple(args.backends.split(","))
+    if backends[0] != "torch":
+        parser.error("--backends must start with torch (the reference)")
     with tempfile.TemporaryDirectory() as tmp:
-        scores = measure(tuple(args.sets.split(",")), args.cache_dir or Path(tmp))
-    report(scores)
+        scores = measure(tuple(args.sets.split(",")), backends, args.cache_dir or Path(tmp))
+    report(scores, backends)
     if args.json:
         args.json.write_text(json.dumps(scores, indent=2), encoding="utf-8")
 

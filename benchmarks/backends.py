@@ -57,7 +57,8 @@ def percentile_ms(seconds: list[float], q: float) -> float:
     return float(np.percentile(np.array(seconds) * 1000, q))
 
 
-def worker(backend: str, docs: int, queries: int, hybrid: bool, out: Path) -> None:
+def worker(backend: str, docs: int, queries: int, hybrid: bool, out: Path,
+           cache_dir: Path) -> None:
     from embedkit import Embedder, HybridIndex
     from embedkit.providers import onnx_export
 
@@ -90,15 +91,18 @@ def worker(backend: str, docs: int, queries: int, hybrid: bool, out: Path) -> No
               "query_p99_ms": percentile_ms(latencies, 99), "peak_mb": peak_mb,
               "docs": len(texts), "queries": len(latencies)}
     if hybrid:
-        result.update(hybrid_latency(backend, query_texts[10:], Embedder, HybridIndex))
+        result.update(hybrid_latency(backend, query_texts[10:], Embedder, HybridIndex,
+                                     cache_dir))
     (out / f"{backend}.json").write_text(json.dumps(result), encoding="utf-8")
 
 
-def hybrid_latency(backend: str, queries: list[str], embedder_cls, index_cls) -> dict:
+def hybrid_latency(backend: str, queries: list[str], embedder_cls, index_cls,
+                   cache_dir: Path) -> dict:
     """Query text to hits on all 5,000 passages, with the embedder's disk cache on as users run
     it: the documents come from a warm cache, every timed query is new (a miss)."""
-    corpus = msmarco_passages()
-    cache_dir = Path(tempfile.gettempdir()) / "embedkit-bench-backends-cache"
+    from embedkit.evaluate import load_beir
+
+    corpus = list(load_beir(msmarco_dir()).corpus.values())  # as benchmarks/backend_quality.py
     index = index_cls(embedder_cls(backend=backend, cache_dir=cache_dir))
     index.add(corpus)
     run_id = f"{time.time_ns()} "  # distinct from any earlier run's queries in that cache
@@ -120,7 +124,8 @@ def run_round(args: argparse.Namespace, out: Path) -> dict[str, dict]:
         with tempfile.TemporaryDirectory() as exports:
             env = {**os.environ, "EMBEDKIT_ONNX_DIR": exports}  # a cold export every round
             cmd = [sys.executable, __file__, "--worker", backend, "--docs", str(args.docs),
-                   "--queries", str(args.queries), "--out", str(out)]
+                   "--queries", str(args.queries), "--out", str(out),
+                   "--cache-dir", str(args.cache_dir)]
             if not args.hybrid:
                 cmd.append("--no-hybrid")
             subprocess.run(cmd, env=env, check=True)
@@ -173,11 +178,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="distinct timed queries")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--no-hybrid", dest="hybrid", action="store_false")
+    parser.add_argument("--cache-dir", type=Path,
+                        default=Path(tempfile.gettempdir()) / "embedkit-bench-backends-cache",
+                        help="embedding cache for the 5k hybrid corpus (reused between runs; "
+                             "backend_quality.py's --cache-dir fills it too)")
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.docs, args.queries, args.hybrid, args.out)
+        worker(args.worker, args.docs, args.queries, args.hybrid, args.out, args.cache_dir)
         return
     with tempfile.TemporaryDirectory() as out:
         rounds = []

@@ -284,3 +284,13 @@ def test_bundled_model_default_backend():
     from embedkit.providers.backends import BUNDLED_DEFAULT_BACKEND
 
     assert Embedder(cache=False).provider.backend == BUNDLED_DEFAULT_BACKEND
+
+
+def test_adapters_pass_the_backend_through():
+    from langchain_embedkit import EmbedKitEmbeddings
+    from llamaindex_embedkit import EmbedKitEmbedding
+
+    assert EmbedKitEmbeddings(backend="torch", cache=False).embedder.provider.backend == "torch"
+    li = EmbedKitEmbedding(backend="onnx-int8", cache=False)
+    assert li.embedder.provider.backend == "onnx-int8"
+    assert li.embedder.describe()["backend"] == "onnx-int8"
