@@ -6,7 +6,8 @@ For each backend, in its own process (so peak memory is its own), on msmarco-5k 
 - one query end to end through `Embedder.embed_query`, p50/p99 over distinct queries (cache
   off, so every call runs the model);
 - peak memory (max RSS) after those;
-- hybrid search latency, query text to hits, on a `HybridIndex` of all 5,000 passages
+- hybrid search latency (torch and onnx-int8), query text to hits, on a `HybridIndex` of all
+  5,000 passages
   (documents embedded once into a temp cache; the queries are distinct and uncached);
 - mean/min cosine of its passage vectors to torch's.
 Prints a table and ratios to torch. Targets: onnx-int8 >= 1.8x torch passages/s, one query
@@ -39,6 +40,7 @@ from _data import msmarco_dir, msmarco_passages  # noqa: E402
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 BATCH_SIZES = (16, 32, 64)
+HYBRID_BACKENDS = ("torch", "onnx-int8")  # onnx (fp32) has torch's vectors: same search
 
 
 # ----------------------------------------------------------------------------- worker
@@ -90,7 +92,7 @@ def worker(backend: str, docs: int, queries: int, hybrid: bool, out: Path,
               "per_batch": per_batch, "query_p50_ms": percentile_ms(latencies, 50),
               "query_p99_ms": percentile_ms(latencies, 99), "peak_mb": peak_mb,
               "docs": len(texts), "queries": len(latencies)}
-    if hybrid:
+    if hybrid and backend in HYBRID_BACKENDS:
         result.update(hybrid_latency(backend, query_texts[10:], Embedder, HybridIndex,
                                      cache_dir))
     (out / f"{backend}.json").write_text(json.dumps(result), encoding="utf-8")
@@ -120,24 +122,77 @@ def hybrid_latency(backend: str, queries: list[str], embedder_cls, index_cls,
 # ----------------------------------------------------------------------------- driver
 def run_round(args: argparse.Namespace, out: Path) -> dict[str, dict]:
     results = {}
-    for backend in BACKENDS:
-        with tempfile.TemporaryDirectory() as exports:
-            env = {**os.environ, "EMBEDKIT_ONNX_DIR": exports}  # a cold export every round
+    with tempfile.TemporaryDirectory() as exports:
+        env = {**os.environ, "EMBEDKIT_ONNX_DIR": exports}  # a cold export every round
+        for backend in args.backends:
             cmd = [sys.executable, __file__, "--worker", backend, "--docs", str(args.docs),
                    "--queries", str(args.queries), "--out", str(out),
-                   "--cache-dir", str(args.cache_dir)]
+                   "--cache-dir", str(args.cache_dir), "--exports", exports]
             if not args.hybrid:
                 cmd.append("--no-hybrid")
             subprocess.run(cmd, env=env, check=True)
-        results[backend] = json.loads((out / f"{backend}.json").read_text(encoding="utf-8"))
-        results[backend]["vectors"] = np.load(out / f"{backend}.npy", allow_pickle=False)
-        print(f"  {backend}: done", flush=True)
+            results[backend] = json.loads((out / f"{backend}.json").read_text(encoding="utf-8"))
+            results[backend]["vectors"] = np.load(out / f"{backend}.npy", allow_pickle=False)
+            print(f"  {backend}: done", flush=True)
     return results
+
+
+def fastembed_worker(backend: str, docs: int, queries: int, out: Path, exports: Path) -> None:
+    """fastembed's TextEmbedding on the file our ``backend`` exported, loaded from a local folder
+    (``specific_model_path``: no hub), with the bundled model's tokenizer files."""
+    import shutil
+
+    from fastembed import TextEmbedding
+
+    from embedkit.providers.local import bundled_model_path
+
+    from embedkit.providers.onnx_export import read_manifest
+
+    onnx_file = next(folder / "model.onnx" for folder in exports.glob(f"{backend}-*")
+                     if folder.is_dir() and read_manifest(folder)["backend"] == backend)
+    folder = exports / f"fastembed-{backend}"
+    folder.mkdir(exist_ok=True)
+    for name in ("tokenizer.json", "config.json", "special_tokens_map.json",
+                 "tokenizer_config.json", "vocab.txt"):
+        shutil.copy(bundled_model_path() / name, folder / name)
+    shutil.copy(onnx_file, folder / "model.onnx")
+    texts = msmarco_passages(docs)
+    started = time.perf_counter()
+    model = TextEmbedding("sentence-transformers/all-MiniLM-L6-v2", specific_model_path=str(folder),
+                          local_files_only=True, threads=_threads())
+    load_s = time.perf_counter() - started
+    list(model.embed(texts[:64], batch_size=32))
+    per_batch = {}
+    for batch in BATCH_SIZES:
+        t0 = time.perf_counter()
+        vectors = np.array(list(model.embed(texts, batch_size=batch)), dtype=np.float32)
+        per_batch[batch] = len(texts) / (time.perf_counter() - t0)
+    np.save(out / f"fastembed-{backend}.npy", vectors, allow_pickle=False)
+    query_texts = distinct_queries(queries + 10)
+    for q in query_texts[:10]:
+        list(model.query_embed(q))
+    latencies = []
+    for q in query_texts[10:]:
+        t0 = time.perf_counter()
+        list(model.query_embed(q))
+        latencies.append(time.perf_counter() - t0)
+    result = {"backend": f"fastembed-{backend}", "load_s": load_s, "export_s": None,
+              "per_batch": per_batch, "query_p50_ms": percentile_ms(latencies, 50),
+              "query_p99_ms": percentile_ms(latencies, 99),
+              "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "docs": len(texts), "queries": len(latencies)}
+    (out / f"fastembed-{backend}.json").write_text(json.dumps(result), encoding="utf-8")
+
+
+def _threads() -> int:
+    from embedkit.providers.onnx_model import default_threads
+
+    return default_threads()
 
 
 def best_of(rounds: list[dict[str, dict]]) -> dict[str, dict]:
     best = {}
-    for backend in BACKENDS:
+    for backend in rounds[0]:
         runs = [r[backend] for r in rounds]
         merged = dict(runs[0])
         merged["per_batch"] = {b: max(r["per_batch"][b] for r in runs) for b in runs[0]["per_batch"]}
@@ -182,12 +237,22 @@ def main() -> None:
                         default=Path(tempfile.gettempdir()) / "embedkit-bench-backends-cache",
                         help="embedding cache for the 5k hybrid corpus (reused between runs; "
                              "backend_quality.py's --cache-dir fills it too)")
-    parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--fastembed", action="store_true",
+                        help="also run fastembed on our exported onnx and onnx-int8 files "
+                             "(needs fastembed importable)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--exports", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker and args.worker.startswith("fastembed-"):
+        fastembed_worker(args.worker.removeprefix("fastembed-"), args.docs, args.queries,
+                         args.out, args.exports)
+        return
     if args.worker:
         worker(args.worker, args.docs, args.queries, args.hybrid, args.out, args.cache_dir)
         return
+    args.backends = list(BACKENDS) + (["fastembed-onnx", "fastembed-onnx-int8"]
+                                      if args.fastembed else [])
     with tempfile.TemporaryDirectory() as out:
         rounds = []
         for number in range(args.rounds):

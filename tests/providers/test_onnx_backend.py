@@ -294,3 +294,14 @@ def test_adapters_pass_the_backend_through():
     li = EmbedKitEmbedding(backend="onnx-int8", cache=False)
     assert li.embedder.provider.backend == "onnx-int8"
     assert li.embedder.describe()["backend"] == "onnx-int8"
+
+
+def test_int8_vector_of_a_text_does_not_depend_on_its_batch():
+    from embedkit import Embedder
+
+    texts = ["short", "a much longer passage about billing, invoices and the monthly account "
+             "statement that pads the batch", "how do I reset my password"]
+    emb = Embedder(backend="onnx-int8", cache=False)
+    together = emb.embed_documents(texts)
+    alone = np.stack([emb.embed_documents([text])[0] for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-6)

@@ -129,7 +129,9 @@ class OnnxSentenceModel:
         self.folder = folder
         self.pipeline = pipeline
         self.threads = threads
-        self.input_names = list(read_manifest(folder)["inputs"])
+        manifest = read_manifest(folder)
+        self.input_names = list(manifest["inputs"])
+        self.per_text = manifest["backend"] == "onnx-int8"
         self._tokenizer_json = tokenizer_json
         self._pad_token = pad_token
         self._padding_side = padding_side
@@ -142,7 +144,19 @@ class OnnxSentenceModel:
                                             providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """``(len(texts), dimension)`` float32 sentence embeddings, as sentence-transformers pools."""
+        """``(len(texts), dimension)`` float32 sentence embeddings, as sentence-transformers pools.
+
+        With int8 weights each text runs on its own: dynamic quantization picks one activation
+        scale per input tensor, so in a batch a text's vector would depend on its neighbours
+        (measured: cosine 0.989-0.994 between a passage embedded alone and in a batch of 32).
+        Alone, it costs no throughput on these CPUs (no padding) and a text's vector depends
+        on the text only, as with torch and fp32.
+        """
+        if self.per_text and len(texts) > 1:
+            return np.concatenate([self._encode_batch([text]) for text in texts])
+        return self._encode_batch(texts)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._encoder().encode_batch(texts, add_special_tokens=True)
         feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
                  "attention_mask": np.array([e.attention_mask for e in encodings],
