@@ -101,7 +101,7 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
     """Torch device for local models (``"cpu"``, ``"cuda"``); None lets torch choose."""
     backend: str | None = None
     """How a local model runs: ``"torch"``, ``"onnx"`` or ``"onnx-int8"``; None is the model's
-    default (onnx-int8 for the bundled model, torch for others). Part of the fingerprint."""
+    default (onnx for the bundled model, torch for others). Part of the fingerprint."""
     show_progress: bool = False
     """Show a progress bar while embedding many batches."""
 

@@ -69,7 +69,7 @@ class EmbedKitEmbedding(BaseEmbedding):
     device: str | None = Field(default=None, description="torch device for local models.")
     backend: str | None = Field(
         default=None, description="Local models: 'torch', 'onnx' or 'onnx-int8'; None is the "
-        "model's default (onnx-int8 for the bundled model).")
+        "model's default (onnx for the bundled model).")
     show_progress: bool = Field(default=False, description="Progress bar over engine batches.")
 
     _embedder: Embedder = PrivateAttr()

@@ -72,7 +72,7 @@ class Embedder:
         backend: how a local model runs: ``"torch"`` (sentence-transformers on PyTorch),
             ``"onnx"`` (exported once to ONNX, run by onnxruntime: same vectors, less overhead
             per call) or ``"onnx-int8"`` (int8 weights: about twice torch's throughput, cosine
-            ~0.99 to its vectors). None: onnx-int8 for the bundled model, torch for others.
+            ~0.99 to its vectors). None: onnx for the bundled model, torch for others.
             Part of the fingerprint. The ONNX backends need ``pip install "embedkit[onnx]"``.
         show_progress: show a progress bar over batches.
         max_concurrency: API requests in flight at once (API providers only).

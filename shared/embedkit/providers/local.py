@@ -47,7 +47,7 @@ class LocalProvider(ThreadedAsyncMixin):
         device: torch device (``"cpu"``, ``"cuda"``); None lets sentence-transformers choose.
         trust_remote_code: needed by models with custom code (nomic, jina); the catalog says which.
         backend: ``"torch"``, ``"onnx"`` or ``"onnx-int8"`` (see `embedkit.providers.backends`);
-            None picks the model's default (onnx-int8 for the bundled model, else torch).
+            None picks the model's default (onnx for the bundled model, else torch).
         onnx_threads: onnxruntime intra-op threads; None means this machine's physical cores
             (or ``$EMBEDKIT_ONNX_THREADS``).
     """
