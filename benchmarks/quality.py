@@ -1,25 +1,29 @@
-"""Retrieval quality: standard nDCG@10 for BM25, dense, and their fusions.
+"""Retrieval quality of every search mode on every development set, with paired intervals.
 
-For each query, each retriever returns its top ``--candidates`` (100) documents; the fusions
-combine those lists (min-max normalization within each list). nDCG@10 uses graded gains, a log2
-discount and the ideal ranking from all of the query's judgments; queries without a positive
-judgment are skipped.
+Development sets: ``msmarco-5k``, ``cisi``, ``med`` (``../shared/data``), the demo knowledge
+base (``embedkit.demo_data``, without its glossary) and the keyword set
+(``benchmarks/keyword_sets/msmarco-5k-codes.jsonl``: code and name queries over msmarco-5k).
+Every run goes through ``HybridIndex.search`` (the engine's own path, candidates 100), with
+the bundled all-MiniLM-L6-v2 (vectors from embedkit's disk cache after the first run).
 
-Query sets:
-- ``msmarco-5k`` from ``../shared/data`` (natural-language questions);
-- ``benchmarks/keyword_sets/*.jsonl``: keyword-heavy queries we wrote (codes, part numbers,
-  product and gene names) over a BEIR corpus, each with its graded judgments.
+For each method: standard nDCG@10 (graded gains, ideal from all judgments) and recall@100, and
+the mean per-query change in nDCG@10 against dense alone with its 95% paired-bootstrap
+interval (``bootstrap.py``). For msmarco-5k, nDCG@10 on the public leaderboard's own metric
+too (``leaderboard_metric.py``), beside its published figure.
 
-Dense vectors come from ``embedkit.Embedder()`` (the bundled all-MiniLM-L6-v2), the corpus
-vectors cached in /tmp (``benchmarks/dense.py``).
+``--lodo``: leave-one-dataset-out check of the default's settings. For each set, a small grid
+of `SearchPolicy` settings is scored on the other sets, the one with the best mean gain over
+dense (minus a penalty for any set more than 0.005 below dense) is chosen, and its score on
+the held-out set is printed beside the shipped default's.
 
     PYTHONPATH=shared python benchmarks/quality.py
-    PYTHONPATH=shared python benchmarks/quality.py --sweep      # alpha curves too
+    PYTHONPATH=shared python benchmarks/quality.py --sets cisi,med --lodo
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -31,153 +35,244 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from beir import BeirSet, load_beir, mean_ndcg  # noqa: E402
-from dense import cached_vectors, load_encoder  # noqa: E402
+from beir import data_dir  # noqa: E402
+from bootstrap import paired_change  # noqa: E402
+from leaderboard_metric import leaderboard_ndcg, without_first_judgment  # noqa: E402
 
-from embedkit.retrieval.bm25 import BM25Index  # noqa: E402
-from embedkit.retrieval.fusion import AutoAlpha, rrf, weighted  # noqa: E402
-from embedkit.retrieval.tokenizer import Tokenizer  # noqa: E402
+from embedkit import Embedder, HybridIndex, demo_data  # noqa: E402
+from embedkit.evaluate import RetrievalDataset, evaluate_run, load_beir  # noqa: E402
+from embedkit.retrieval.feedback import Feedback  # noqa: E402
+from embedkit.retrieval.policy import SearchPolicy  # noqa: E402
 
-KEYWORD_SETS = Path(__file__).resolve().parent / "keyword_sets"
+KEYWORD_SET = Path(__file__).resolve().parent / "keyword_sets" / "msmarco-5k-codes.jsonl"
+SETS = ("msmarco-5k", "cisi", "med", "demo", "keyword")
+METRICS = ("ndcg@10", "recall@100")
+PUBLISHED = "OpenAI text-embedding-3-small, published on the leaderboard's metric: 0.946"
+
+
+@dataclass(frozen=True)
+class Method:
+    """One search configuration: ``HybridIndex.search`` arguments."""
+
+    name: str
+    fusion: str
+    feedback: str | None = None
+    alpha: float | None = None
+
+
+METHODS = (
+    Method("bm25", "bm25", "none"),
+    Method("bm25 +rm3", "bm25", "bm25"),
+    Method("dense", "dense", "none"),
+    Method("dense +prf", "dense", "dense"),
+    Method("rrf", "rrf", "none", 0.5),
+    Method("weighted a=0.5", "weighted", "none", 0.5),
+    Method("weighted a=0.7", "weighted", "none", 0.7),
+    Method("weighted a=0.7 +prf", "weighted", "dense", 0.7),
+    Method("auto-v1 (old default)", "auto-v1", "none"),
+    Method("auto-v1 +prf", "auto-v1", "dense"),
+    Method("auto, no feedback", "auto", "none"),
+    Method("auto +prf+rm3", "auto", "both"),
+    Method("auto (new default)", "auto", None),
+)
+
+#: Claimed gains beyond "vs dense": (after, before) method names.
+PAIRS = (("auto (new default)", "auto-v1 (old default)"),
+         ("auto (new default)", "auto, no feedback"),
+         ("auto +prf+rm3", "auto (new default)"),
+         ("bm25 +rm3", "bm25"))
 
 
 @dataclass
-class QueryCandidates:
-    """One query's inputs to fusion: both candidate lists and what auto fusion looks at."""
+class Bench:
+    """One development set ready to search: its data, index and query vectors."""
 
-    dense: list[tuple[str, float]]
-    bm25: list[tuple[str, float]]
-    tokens: list[str]
-    idf: np.ndarray
-    bm25_complete: bool  # BM25 returned fewer than asked: every positive-score document
+    name: str
+    data: RetrievalDataset
+    index: HybridIndex
+    vectors: dict[str, np.ndarray]
 
-    def floors(self, use: bool) -> tuple[float | None, float | None]:
-        """min-max floors: BM25's true floor 0 when its list is complete (and ``use``)."""
-        return (None, 0.0 if use and self.bm25_complete else None)
+    @property
+    def queries(self) -> list[str]:
+        return self.data.judged_queries
 
 
-def load_keyword_set(path: Path, corpus: BeirSet) -> BeirSet:
-    """A keyword query set (``{"id", "text", "relevant": {doc_id: grade}}`` per line) over the
-    documents of ``corpus``."""
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+def keyword_set(corpus: dict[str, str]) -> RetrievalDataset:
+    """The keyword queries (``{"id", "text", "relevant": {doc: grade}}`` lines) over msmarco."""
+    records = [json.loads(line) for line in KEYWORD_SET.read_text(encoding="utf-8").splitlines()
                if line.strip()]
-    known = set(corpus.doc_ids)
-    for record in records:
-        missing = set(record["relevant"]) - known
-        if missing:
-            raise ValueError(f"{path.name} query {record['id']}: unknown documents {missing}")
-    return BeirSet(path.stem, corpus.doc_ids, corpus.doc_texts,
-                   [r["id"] for r in records], [r["text"] for r in records],
-                   {r["id"]: {d: int(g) for d, g in r["relevant"].items()} for r in records})
+    return RetrievalDataset(corpus, {r["id"]: r["text"] for r in records},
+                            {r["id"]: {d: int(g) for d, g in r["relevant"].items()}
+                             for r in records})
 
 
-def candidates_for(data: BeirSet, doc_vectors: np.ndarray, encoder, bm25: BM25Index,
-                   tokenizer: Tokenizer, depth: int) -> dict[str, QueryCandidates]:
-    out = {}
-    for qid, text in zip(data.query_ids, data.query_texts):
-        scores = doc_vectors @ encoder.embed_query(text)
-        top = np.argpartition(-scores, depth - 1)[:depth] if len(scores) > depth \
-            else np.arange(len(scores))
-        top = top[np.lexsort((top, -scores[top]))]
-        tokens = tokenizer(text)
-        positions, bm25_scores = bm25.search(tokens, depth)
-        out[qid] = QueryCandidates(
-            dense=[(data.doc_ids[i], float(scores[i])) for i in top],
-            bm25=[(data.doc_ids[i], float(s)) for i, s in zip(positions, bm25_scores)],
-            tokens=tokens, idf=bm25.idf(tokens), bm25_complete=len(positions) < depth)
-    return out
+def load_sets(names: list[str], embedder: Embedder) -> list[Bench]:
+    """Index each corpus once (msmarco-5k serves the keyword set too)."""
+    indexes: dict[str, HybridIndex] = {}
+
+    def index_for(key: str, corpus: dict[str, str]) -> HybridIndex:
+        if key not in indexes:
+            started = time.perf_counter()
+            indexes[key] = HybridIndex(embedder)
+            indexes[key].add(list(corpus.values()), ids=list(corpus))
+            print(f"indexed {key}: {len(corpus)} documents in "
+                  f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+        return indexes[key]
+
+    benches = []
+    for name in names:
+        if name == "demo":
+            data, key = demo_data.load(), "demo"
+        elif name == "keyword":
+            data, key = keyword_set(load_beir(data_dir("msmarco-5k")).corpus), "msmarco-5k"
+        else:
+            data, key = load_beir(data_dir(name)), name
+        index = index_for(key, data.corpus)
+        queries = data.judged_queries
+        vectors = dict(zip(queries, embedder.embed_queries([data.queries[q] for q in queries])))
+        benches.append(Bench(name, data, index, vectors))
+    return benches
 
 
-def rankings(cands: dict[str, QueryCandidates], method, k: int = 10) -> dict[str, list[str]]:
-    return {qid: method(c)[:k] for qid, c in cands.items()}
+def run_method(bench: Bench, method: Method, policy: SearchPolicy | None = None,
+               k: int = 100) -> dict[str, list[str]]:
+    """Ranked ids per judged query."""
+    index = bench.index
+    saved = index.policy
+    if policy is not None:
+        index.policy = policy
+    try:
+        return {q: [h.id for h in index.search(
+            bench.data.queries[q], k=k, fusion=method.fusion, feedback=method.feedback,
+            alpha=method.alpha, query_vector=bench.vectors[q])] for q in bench.queries}
+    finally:
+        index.policy = saved
 
 
-def weighted_method(alpha: float | AutoAlpha, n_docs: int, use_floor: bool = True):
-    """A ranking function for a fixed alpha or an auto policy."""
-    def rank(c: QueryCandidates) -> list[str]:
-        a = alpha.alpha(c.tokens, c.idf, n_docs) if isinstance(alpha, AutoAlpha) else alpha
-        return [h.id for h in weighted(c.dense, c.bm25, a, floors=c.floors(use_floor))]
-    return rank
+def score(bench: Bench, run: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """Per metric, per query."""
+    result = evaluate_run(run, bench.data.qrels, METRICS)
+    return {m: {q: scores[m] for q, scores in result.per_query.items()} for m in METRICS}
 
 
-def headline_methods(n_docs: int, policy: AutoAlpha) -> dict[str, object]:
-    table = {
-        "bm25": lambda c: [d for d, _ in c.bm25],
-        "dense": lambda c: [d for d, _ in c.dense],
-        "rrf k=60": lambda c: [h.id for h in rrf([c.dense, c.bm25], k=60)],
-    }
-    for alpha in (0.5, 0.7, 0.8):
-        table[f"weighted a={alpha:g}"] = weighted_method(alpha, n_docs)
-    table["auto"] = weighted_method(policy, n_docs)
-    return table
+def leaderboard_score(run: dict[str, list[str]]) -> float:
+    """msmarco-5k nDCG@10 on the leaderboard's metric (see leaderboard_metric.py)."""
+    folder = data_dir("msmarco-5k")
+    qrels = without_first_judgment(load_beir(folder).qrels, folder / "qrels" / "test.tsv")
+    judged = [q for q in run if any(g > 0 for g in qrels.get(q, {}).values())]
+    return sum(leaderboard_ndcg(run[q], qrels[q]) for q in judged) / len(judged)
 
 
-def sweep_methods(n_docs: int) -> dict[str, object]:
-    """Fixed alpha 0..1 with and without BM25's floor 0, and a grid over the auto policy."""
-    table = {}
-    for use_floor in (True, False):
-        for a in np.round(np.arange(0, 1.01, 0.1), 1):
-            name = f"weighted a={a:g}" + ("" if use_floor else " plain min-max")
-            table[name] = weighted_method(float(a), n_docs, use_floor)
-    table["auto plain min-max"] = weighted_method(AutoAlpha(), n_docs, use_floor=False)
-    for dense_alpha in (0.7, 0.75, 0.8):
-        for lexical_alpha in (0.2, 0.3, 0.4):
-            for word_weight in (0.0, 0.25, 0.5, 0.75):
-                policy = AutoAlpha(dense_alpha, lexical_alpha, word_weight)
-                name = f"auto {dense_alpha:g}/{lexical_alpha:g}/w{word_weight:g}"
-                table[name] = weighted_method(policy, n_docs)
-    return table
+def main_table(benches: list[Bench]) -> None:
+    results: dict[str, dict[str, dict]] = {}
+    board: dict[str, float] = {}
+    for method in METHODS:
+        results[method.name] = {}
+        for bench in benches:
+            run = run_method(bench, method)
+            results[method.name][bench.name] = score(bench, run)
+            if bench.name == "msmarco-5k":
+                board[method.name] = leaderboard_score(run)
+        print(f"scored {method.name}", file=sys.stderr)
+    names = [b.name for b in benches]
+    dense = results["dense"]
+    print("\nnDCG@10 (standard) and, below each, the change vs dense with its 95% paired-"
+          "bootstrap interval")
+    header = "| method | " + " | ".join(names) + " | mean | min change vs dense |"
+    if board:
+        header += " msmarco-5k, leaderboard metric |"
+    print(header)
+    print("| --- |" + " --- |" * (len(names) + 2 + bool(board)))
+    for method in METHODS:
+        cells, changes = [], []
+        for name in names:
+            now = results[method.name][name]["ndcg@10"]
+            change = paired_change(now, dense[name]["ndcg@10"])
+            changes.append(change.mean)
+            cells.append(f"{statistics.mean(now.values()):.3f} ({change})")
+        mean = statistics.mean(statistics.mean(results[method.name][n]["ndcg@10"].values())
+                               for n in names)
+        row = f"| {method.name} | " + " | ".join(cells) + f" | {mean:.3f} | {min(changes):+.3f} |"
+        if board:
+            row += f" {board[method.name]:.3f} |"
+        print(row)
+    if board:
+        print(f"({PUBLISHED})")
+    print("\nPaired changes in nDCG@10 (95% bootstrap interval)")
+    print("| comparison | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for after, before in PAIRS:
+        print(f"| {after} vs {before} | " + " | ".join(
+            str(paired_change(results[after][n]["ndcg@10"], results[before][n]["ndcg@10"]))
+            for n in names) + " |")
+    print("\nrecall@100")
+    print("| method | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for method in METHODS:
+        print(f"| {method.name} | " + " | ".join(
+            f"{statistics.mean(results[method.name][n]['recall@100'].values()):.3f}"
+            for n in names) + " |")
 
 
-def evaluate(data: BeirSet, cands: dict[str, QueryCandidates],
-             table: dict[str, object]) -> dict[str, float]:
-    return {name: mean_ndcg(data, rankings(cands, method)) for name, method in table.items()}
+def policy_grid() -> list[SearchPolicy]:
+    """The settings a leave-one-dataset-out check chooses among."""
+    grid = []
+    for dense_alpha, agreement_alpha, depth, beta in itertools.product(
+            (0.7, 0.8, 0.9), (0.5, 0.7), (0, 3, 5), (0.5, 1.0)):
+        # feedback depth 0 stands for "no feedback" (the gate never passes)
+        if agreement_alpha > dense_alpha or (depth == 0 and beta != 0.5):
+            continue
+        feedback = Feedback(depth=max(depth, 1), beta=beta)
+        grid.append(SearchPolicy(dense_alpha=dense_alpha, agreement_alpha=agreement_alpha,
+                                 feedback=feedback,
+                                 feedback_max_code=SearchPolicy().feedback_max_code
+                                 if depth else 0.0))
+    return grid
+
+
+def objective(gains: list[float]) -> float:
+    """Mean gain over dense, minus twice every shortfall beyond -0.005 on any set."""
+    return statistics.mean(gains) + 2 * sum(min(g + 0.005, 0.0) for g in gains)
+
+
+def lodo(benches: list[Bench]) -> None:
+    auto = Method("auto", "auto")
+    dense = {b.name: statistics.mean(score(b, run_method(b, Method("dense", "dense")))
+                                     ["ndcg@10"].values()) for b in benches}
+    grid = [SearchPolicy(), *policy_grid()]
+    table = np.array([[statistics.mean(score(b, run_method(b, auto, policy))["ndcg@10"].values())
+                       - dense[b.name] for b in benches] for policy in grid])
+    print("\nLeave-one-dataset-out: settings chosen on the other sets, scored on the held-out "
+          "one (nDCG@10 change vs dense)")
+    print("| held out | chosen (dense_alpha / agreement_alpha / feedback depth, beta) | "
+          "chosen on held-out | shipped default on held-out |")
+    print("| --- | --- | --- | --- |")
+    for held, bench in enumerate(benches):
+        others = [i for i in range(len(benches)) if i != held]
+        best = max(range(len(grid)), key=lambda j: objective(list(table[j, others])))
+        p = grid[best]
+        fb = f"{p.feedback.depth}, {p.feedback.beta:g}" if p.feedback_max_code > 0 else "off"
+        print(f"| {bench.name} | {p.dense_alpha:g} / {p.agreement_alpha:g} / {fb} | "
+              f"{table[best, held]:+.3f} | {table[0, held]:+.3f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="msmarco-5k",
-                        help="a data set name under ../shared/data, or a BEIR folder path")
-    parser.add_argument("--candidates", type=int, default=100)
-    parser.add_argument("--encoder", choices=("embedkit", "st"), default="embedkit",
-                        help="embedkit.Embedder, or sentence-transformers directly")
-    parser.add_argument("--sweep", action="store_true", help="alpha in 0, 0.1, ..., 1 too")
+    parser.add_argument("--sets", default=",".join(SETS),
+                        help=f"comma-separated, from {', '.join(SETS)}")
+    parser.add_argument("--lodo", action="store_true",
+                        help="also the leave-one-dataset-out check of the default's settings")
+    parser.add_argument("--no-table", action="store_true", help="only --lodo")
     args = parser.parse_args()
-
-    data = load_beir(args.data)
-    sets = [data] + [load_keyword_set(p, data) for p in sorted(KEYWORD_SETS.glob(
-        f"{data.name}-*.jsonl"))]
-    tokenizer, bm25, encoder = Tokenizer(), BM25Index(), load_encoder(args.encoder)
-    start = time.perf_counter()
-    bm25.build(tokenizer.tokenize_many(data.doc_texts))
-    print(f"BM25 index of {len(bm25)} docs in {time.perf_counter() - start:.1f}s")
-    doc_vectors = cached_vectors(encoder, data.doc_texts, f"{data.name}-docs")
-    policy = AutoAlpha()
-    table = headline_methods(len(bm25), policy)
-    if args.sweep:
-        table.update(sweep_methods(len(bm25)))
-    results = {}
-    for qset in sets:
-        cands = candidates_for(qset, doc_vectors, encoder, bm25, tokenizer, args.candidates)
-        results[qset.name] = evaluate(qset, cands, table)
-        chosen = [policy.alpha(c.tokens, c.idf, len(bm25)) for c in cands.values()]
-        print(f"{qset.name}: {len(qset.judged_queries)} judged queries; auto alpha "
-              f"median {statistics.median(chosen):.2f}, range {min(chosen):.2f}-"
-              f"{max(chosen):.2f}")
-    print_table(results, policy, args)
-
-
-def print_table(results: dict[str, dict[str, float]], policy: AutoAlpha,
-                args: argparse.Namespace) -> None:
-    names = list(results)
-    print(f"\nnDCG@10 (fusion over each retriever's top {args.candidates}; weighted and auto "
-          f"min-max with BM25's floor 0 when its list is complete; auto = {policy})")
-    print("| method | " + " | ".join(names) + " | mean |")
-    print("| --- |" + " --- |" * (len(names) + 1))
-    for method in results[names[0]]:
-        values = [results[n][method] for n in names]
-        print(f"| {method} | " + " | ".join(f"{v:.4f}" for v in values)
-              + f" | {statistics.mean(values):.4f} |")
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SETS))
+    if unknown:
+        parser.error(f"unknown sets {unknown}; choose from {', '.join(SETS)}")
+    benches = load_sets(names, Embedder(show_progress=True))
+    if not args.no_table:
+        main_table(benches)
+    if args.lodo:
+        lodo(benches)
 
 
 if __name__ == "__main__":

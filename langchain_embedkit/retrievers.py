@@ -35,7 +35,8 @@ SETTINGS_FILE = "langchain_retriever.json"
 INDEX_FOLDER = "index"
 _FORMAT = 1
 # Keyword arguments of `HybridIndex(...)` that `from_documents` passes through.
-INDEX_OPTIONS = ("fusion", "alpha", "rrf_k", "candidates", "bm25", "tokenizer", "monitor")
+INDEX_OPTIONS = ("fusion", "alpha", "rrf_k", "candidates", "bm25", "tokenizer", "monitor",
+                 "feedback", "policy")
 
 
 class EmbedKitHybridRetriever(BaseRetriever):
@@ -178,9 +179,11 @@ class EmbedKitHybridRetriever(BaseRetriever):
                 side. Its results are matched to the documents by id, else by content.
             k: documents returned per query.
             filter: default metadata filter.
-            **kwargs: ``fusion`` ("auto", "rrf", "weighted", "dense", "bm25"), ``alpha``,
-                ``rrf_k``, ``candidates``, ``bm25``, ``tokenizer``, ``monitor`` (an
-                `embedkit.SimilarityMonitor`) for the engine index, and the retriever's own
+            **kwargs: ``fusion`` ("auto", "auto-v1", "rrf", "weighted", "dense", "bm25"),
+                ``alpha``, ``rrf_k``, ``candidates``, ``bm25``, ``tokenizer``, ``monitor`` (an
+                `embedkit.SimilarityMonitor`), ``feedback`` ("none", "dense", "bm25", "both",
+                "auto"; dense feedback needs the index's own vectors, so it is skipped over a
+                ``vectorstore``) and ``policy`` for the engine index, and the retriever's own
                 fields (``fetch_k``, ``tags``, ``metadata``).
         """
         return cls(documents=list(documents), embeddings=embeddings, vectorstore=vectorstore,

@@ -140,7 +140,7 @@ class EmbedKitHybridRetriever(BaseRetriever):
             embed_model: an `EmbedKitEmbedding` for embedkit's own index (default:
                 ``Settings.embed_model``).
             similarity_top_k: results per query.
-            fusion: ``"rrf"``, ``"weighted"``, ``"auto"``, ``"dense"`` or ``"bm25"``; None
+            fusion: ``"rrf"``, ``"weighted"``, ``"auto"``, ``"auto-v1"``, ``"dense"`` or ``"bm25"``; None
                 keeps `HybridIndex`'s default.
             alpha: dense weight for ``"weighted"`` (and ``"rrf"``) fusion; None: the default.
             filters: LlamaIndex metadata filters (any operator and condition), applied to both
@@ -160,7 +160,10 @@ class EmbedKitHybridRetriever(BaseRetriever):
                 would cross it is skipped: the hybrid ranking is returned and one
                 `embedkit.retrieval.two_stage.BudgetWarning` says so.
             **index_options: passed to `HybridIndex`: ``candidates`` (results each side
-                contributes before fusion), ``rrf_k``, ``bm25``, ``tokenizer``...
+                contributes before fusion), ``rrf_k``, ``bm25``, ``tokenizer``, ``feedback``
+                (``"none"``, ``"dense"``, ``"bm25"``, ``"both"``, ``"auto"``; dense feedback
+                needs embedkit's own vectors, so it is skipped over a VectorStoreIndex),
+                ``policy``...
         """
         options = {"fusion": fusion, "alpha": alpha, **index_options}
         options = {key: value for key, value in options.items() if value is not None}

@@ -26,7 +26,7 @@ from .errors import ProviderError
 from .fingerprint import compute_fingerprint
 from .glossary import Glossary, as_glossary
 from .prefixes import resolve_prefixes
-from .progress import progress
+from .progress import progress, progress_reported, report_done
 from .providers.base import Provider
 from .providers.registry import create_provider
 from .providers.resolve import parse_model_string
@@ -301,7 +301,7 @@ class Embedder:
     def _run_sync(self, plan: _Plan) -> None:
         batches = self._batches(plan)
         for batch in progress(batches, total=len(batches), desc="embedding",
-                              enabled=self.show_progress and len(batches) > 1):
+                              enabled=self.show_progress and len(batches) > 1, size=len):
             texts = [plan.missing_texts[i] for i in batch]
             result = self.provider.embed(texts, role=plan.role, prefix=self.prefixes[plan.role])
             self._store(plan, batch, result.vectors, result.tokens)
@@ -326,7 +326,7 @@ class Embedder:
                 hold.commit(self._exact_dollars(self._billed_tokens(plan, batch, result.tokens)))
                 # Each finished batch is cached at once: a later failure costs nothing before it.
                 self._store(plan, batch, result.vectors, result.tokens)
-                bar.update()
+                bar.update(len(batch))
 
         try:
             await _gather_all(run(batch) for batch in batches)
@@ -405,7 +405,7 @@ class Embedder:
 class _AsyncBar:
     def __init__(self, total: int, enabled: bool) -> None:
         self._bar = None
-        if enabled:
+        if enabled and not progress_reported():
             try:
                 from tqdm.auto import tqdm
 
@@ -413,9 +413,11 @@ class _AsyncBar:
             except ImportError:
                 pass
 
-    def update(self) -> None:
+    def update(self, texts: int) -> None:
         if self._bar is not None:
             self._bar.update(1)
+        else:
+            report_done(texts)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -8,7 +8,8 @@ The tree (catch `EmbedKitError` for all of them)::
     ├── FingerprintMismatchError  vectors of two configurations were about to be mixed
     ├── ProviderError             a backend failed or returned something unusable
     │   └── APIError              an API request failed for good (status, retryable, attempts)
-    └── BudgetExceeded            a call was refused because it would cross the Budget
+    ├── BudgetExceeded            a call was refused because it would cross the Budget
+    └── MissingAPIKeyError        an API model without a key; also a ValueError
 
 Bad arguments raise the built-in `ValueError` / `TypeError` with a message naming the argument
 (and for texts, their positions).
@@ -72,3 +73,17 @@ class BudgetExceeded(EmbedKitError):
         self.needed = needed
         self.remaining = remaining
         self.max_usd = max_usd
+
+
+class MissingAPIKeyError(EmbedKitError, ValueError):
+    """An API model was asked for without a key (argument or environment variable).
+
+    Also a `ValueError`, so ``except ValueError`` around `Embedder(...)` keeps working.
+
+    Attributes: ``model`` (the provider:model label), ``env_var`` (where the key is read from).
+    """
+
+    def __init__(self, message: str, *, model: str, env_var: str) -> None:
+        super().__init__(message)
+        self.model = model
+        self.env_var = env_var

@@ -41,7 +41,7 @@ class Glossary:
         """Read a JSON object or a two-column CSV (term, expansion; an optional header)."""
         path = Path(path).expanduser()
         if path.suffix.lower() == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = _read_json(path)
             if not isinstance(data, dict):
                 raise ValueError(f"{path}: expected a JSON object of term -> expansion")
             return cls(data, ignore_case=ignore_case)
@@ -123,10 +123,25 @@ def _clean_terms(terms: Mapping[str, str]) -> dict[str, str]:
     return cleaned
 
 
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                         f"{exc.colno}); expected an object of term -> expansion") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                         f"position {exc.start}); save it as UTF-8") from None
+
+
 def _read_csv(path: Path) -> dict[str, str]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row and any(row)]
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = [row for row in csv.reader(fh, delimiter=delimiter) if row and any(row)]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                         f"position {exc.start}); save it as UTF-8") from None
     if rows and [c.strip().lower() for c in rows[0][:2]] in (["term", "expansion"],
                                                                ["acronym", "expansion"]):
         rows = rows[1:]

@@ -27,7 +27,7 @@ def demo_runs(demo_cache_dir, tmp_path_factory):
     for name in ("first", "second"):
         path = out / f"{name}.json"
         result = runner.invoke(app, ["demo", "--cache-dir", str(demo_cache_dir),
-                                     "--json", str(path)])
+                                     "--output", str(path)])
         assert result.exit_code == 0, result.output
         runs.append((result.output, json.loads(path.read_text())))
     return runs

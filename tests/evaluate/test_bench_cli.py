@@ -55,7 +55,7 @@ def test_bench_beir_folder_writes_table_json_and_chart(beir_dir, tmp_path, cache
     out_json, out_png = tmp_path / "r" / "bench.json", tmp_path / "r" / "bench.png"
     result = runner.invoke(app, [
         "bench", str(beir_dir), "--mode", "dense,bm25", "--mode", "hybrid-weighted@0.7",
-        "--metric", "ndcg@10", "--metric", "mrr@10", "--json", str(out_json),
+        "--metric", "ndcg@10", "--metric", "mrr@10", "--output", str(out_json),
         "--chart", str(out_png), "--cache-dir", str(cache_dir)])
     assert result.exit_code == 0, result.output
     assert "ndcg@10" in result.stdout and "hybrid-weighted@0.7" in result.stdout
@@ -71,8 +71,8 @@ def test_bench_beir_folder_writes_table_json_and_chart(beir_dir, tmp_path, cache
 def test_second_bench_is_served_from_the_cache(beir_dir, tmp_path, cache_dir):
     args = ["bench", str(beir_dir), "--mode", "dense", "--no-chart",
             "--cache-dir", str(cache_dir)]
-    first = runner.invoke(app, [*args, "--json", str(tmp_path / "1.json")])
-    second = runner.invoke(app, [*args, "--json", str(tmp_path / "2.json")])
+    first = runner.invoke(app, [*args, "--output", str(tmp_path / "1.json")])
+    second = runner.invoke(app, [*args, "--output", str(tmp_path / "2.json")])
     assert first.exit_code == 0 and second.exit_code == 0, second.output
     runs = [json.loads((tmp_path / f"{n}.json").read_text()) for n in (1, 2)]
     assert [(e["misses"], e["hits"]) for r in runs for e in r["embedding"]] == [
@@ -92,7 +92,7 @@ def test_bench_simple_list_with_glossary_only(tmp_path, cache_dir):
     out_json = tmp_path / "out.json"
     result = runner.invoke(app, [
         "bench", str(data_file), "--mode", "bm25,dense", "--glossary", str(glossary),
-        "--glossary-only", "--json", str(out_json), "--chart", str(tmp_path / "c.png"),
+        "--glossary-only", "--output", str(out_json), "--plot", str(tmp_path / "c.png"),
         "--cache-dir", str(cache_dir)])
     assert result.exit_code == 0, result.output
     runs = json.loads(out_json.read_text())["runs"]
@@ -107,14 +107,14 @@ def test_bench_simple_list_with_glossary_only(tmp_path, cache_dir):
     (["--metric", "ndcg@ten"], "cutoff after '@' must be a positive integer"),
 ])
 def test_bad_options_are_named(beir_dir, tmp_path, extra, message):
-    result = runner.invoke(app, ["bench", str(beir_dir), "--json", str(tmp_path / "x.json"),
-                                 "--no-chart", *extra])
+    result = runner.invoke(app, ["bench", str(beir_dir), "--output", str(tmp_path / "x.json"),
+                                 *extra])
     assert result.exit_code != 0
     assert message in plain(result.output)
 
 
 def test_missing_data_is_named(tmp_path):
     missing = tmp_path / "nope.json"
-    result = runner.invoke(app, ["bench", str(missing), "--no-chart"])
+    result = runner.invoke(app, ["bench", str(missing)])
     assert result.exit_code != 0
     assert "nope.json" in plain(result.output)

@@ -178,3 +178,23 @@ def test_auto_alpha_policy_bounds_and_input_check(parts_index):
     assert alpha_for("Kessler gauge", parts_index, policy) == 0.9  # words ignored
     with pytest.raises(ValueError, match="one idf per token"):
         auto_alpha(["a", "b"], np.array([1.0]), 10)
+
+
+def test_weighted_top_matches_weighted_on_random_lists_with_ties_and_duplicates():
+    from embedkit.retrieval.fusion import weighted_top
+
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        n_dense, n_sparse = rng.integers(0, 30, size=2)
+        dense = [(int(rng.integers(0, 40)), float(rng.choice([0.5, 0.25, rng.normal()])))
+                 for _ in range(n_dense)]
+        sparse = [(int(rng.integers(0, 40)), float(rng.choice([0.0, 2.0, rng.gamma(2.0)])))
+                  for _ in range(n_sparse)]
+        alpha = float(rng.choice([0.0, 0.3, 0.8, 1.0]))
+        floors = (None, 0.0) if trial % 2 else (None, None)
+        slow = weighted(dense, sparse, alpha, floors=floors)
+        fast = weighted_top(dense, sparse, alpha, floors=floors)
+        assert fast == slow, trial
+        assert weighted_top(dense, sparse, alpha, floors=floors, limit=3) == slow[:3]
+    with pytest.raises(ValueError, match="candidate list 1: score of 4 is nan"):
+        weighted_top([(1, 0.5)], [(4, math.nan)], 0.5)

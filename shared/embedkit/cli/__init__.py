@@ -1,4 +1,8 @@
-"""The ``embedkit`` command line. Each module registers one command or command group."""
+"""The ``embedkit`` command line. Each module registers one command or command group.
+
+Errors: `errors.run` invokes the app and turns any error into one line on stderr (exit 2 for
+usage errors, 1 for runtime errors; ``--debug`` shows the traceback).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ def main() -> None:
     """Console-script entry point."""
     try:
         from .app import build_app
+        from .errors import run
     except ImportError as exc:
-        sys.exit(f"embedkit's command line needs typer and rich: pip install \"embedkit[cli]\" "
-                 f"({exc})")
-    build_app()()
+        sys.exit(f"error: embedkit's command line needs typer and rich: "
+                 f"pip install \"embedkit[cli]\" ({exc})")
+    sys.exit(run(build_app()))

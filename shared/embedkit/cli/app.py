@@ -20,6 +20,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_show_locals=False,  # locals could hold API keys
     )
+    app.callback()(_options)
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"{__package__}.{name}")
@@ -28,4 +29,30 @@ def build_app() -> typer.Typer:
                 continue  # command not part of this build
             raise
         module.register(app)
+    _guard_commands(app)
     return app
+
+
+def _guard_commands(app: typer.Typer) -> None:
+    """Every command's errors become one line on stderr and an exit code (see errors.py)."""
+    from .errors import guard
+
+    for info in app.registered_commands:
+        info.callback = guard(info.callback)
+    for group in app.registered_groups:
+        _guard_commands(group.typer_instance)
+
+
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", envvar="EMBEDKIT_DEBUG",
+        help="Show the full traceback of an error instead of a one-line message."),
+) -> None:
+    """Embeddings for RAG done right once: embed, cache, compare, search.
+
+    Errors print one line on stderr; exit code 2 for usage errors, 1 for runtime errors.
+    Machine-readable output: --json on any command prints JSON to stdout.
+    """
+    from .errors import set_debug
+
+    set_debug(debug)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from .options import CacheDirOption, DimensionsOption, GlossaryOption, ModelOption, NoCacheOption
+from .output import print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -58,22 +58,18 @@ def bulk(
 ) -> None:
     """Embed a corpus with a pool of Ray actors into Parquet (resumable, cache-backed)."""
     from ..distributed import embed_dataset
-    from ..errors import EmbedKitError
 
     if cache and no_cache:
         raise typer.BadParameter("--cache and --no-cache contradict each other")
     config = _embedder_config(model, cache=cache, cache_dir=cache_dir, no_cache=no_cache,
                               glossary=glossary, dimensions=dimensions,
                               batch_size=model_batch_size)
-    try:
-        result = embed_dataset(
-            source, output, embedder=config, id_column=id_column, text_column=text_column,
-            role="query" if query else "document", actors=actors, batch_size=batch_size,
-            num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, skip_existing=not redo,
-            rows_per_file=rows_per_file, address=address, show_progress=progress)
-    except (ValueError, FileNotFoundError, ConnectionError, EmbedKitError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+    # Errors (bad input, unreachable cluster, ...) become one line in errors.guard.
+    result = embed_dataset(
+        source, output, embedder=config, id_column=id_column, text_column=text_column,
+        role="query" if query else "document", actors=actors, batch_size=batch_size,
+        num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, skip_existing=not redo,
+        rows_per_file=rows_per_file, address=address, show_progress=progress)
     _report(_summary(result), as_json)
 
 
@@ -102,7 +98,7 @@ def _summary(result: Any) -> dict[str, Any]:
 
 def _report(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(summary))
+        print_json(summary)
         return
     typer.echo(
         f"wrote {summary['rows_written']} row(s) to {summary['output']} "

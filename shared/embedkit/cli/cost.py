@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from .options import CacheDirOption
+from .output import add_columns, console, print_json_lines
 
 
 def register(app: typer.Typer) -> None:
@@ -39,28 +39,23 @@ def estimate(
     except (KeyError, ValueError) as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="--model") from None
     if as_json:
-        for row in rows:
-            for item in row.estimates:
-                typer.echo(json.dumps(item.to_dict()))
+        print_json_lines(item.to_dict() for row in rows for item in row.estimates)
         return
     _print_estimates(rows, counts, avg_tokens)
 
 
 def _print_estimates(rows, counts: list[int], avg_tokens: int) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"embedding cost, {avg_tokens} tokens per document")
-    table.add_column("model")
-    table.add_column("$ / 1M tokens", justify="right")
-    for n in counts:
-        table.add_column(f"{n:,} docs", justify="right")
+    amounts = ("$ / 1M tokens", *(f"{n:,} docs" for n in counts))
+    add_columns(table, ("model", *amounts), right=amounts)
     for row in rows:
         price = row.spec.price_per_million
         shown = "usage-based" if price is None else "local" if row.spec.is_local \
             else f"${price:.2f}"
         table.add_row(row.spec.model_string, shown, *(e.display for e in row.estimates))
-    Console().print(table)
+    console().print(table)
 
 
 def report(
@@ -75,13 +70,13 @@ def report(
 
     path = ledger or default_ledger_path(cache_dir)
     if not path.is_file():
-        typer.echo(f"no cost ledger at {path}: a TwoStageRetriever writes one in its premium "
-                   "embedder's cache directory (pass that with --cache-dir, or --ledger)")
+        typer.echo(f"error: no cost ledger at {path}: a TwoStageRetriever writes one in its "
+                   "premium embedder's cache directory (pass that with --cache-dir, or --ledger)",
+                   err=True)
         raise typer.Exit(1)
     rows = summarize(CostTracker.read(path))
     if as_json:
-        for row in rows:
-            typer.echo(json.dumps(row.to_dict()))
+        print_json_lines(row.to_dict() for row in rows)
         return
     typer.echo(f"ledger: {path}")
     for row in rows:

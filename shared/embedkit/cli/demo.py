@@ -21,6 +21,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .options import CacheDirOption
+from .output import add_columns, fold, print_json
+from .output import console as output_console
+from .progress_bar import OverallBar
 
 # An error code dense search alone ranks 9th, acronyms BM25 misses without the glossary, and
 # a paraphrase that shares no keyword with its answer.
@@ -37,17 +40,18 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     cache_dir: CacheDirOption = None,
-    json_path: Annotated[Optional[Path], typer.Option(
-        "--json", help="Also write the results (metrics, cache counts, costs) as JSON.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the results (metrics, cache counts, costs) as JSON to stdout; "
+                       "the report then goes to stderr.")] = False,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Also write the results as JSON to this file.")] = None,
 ) -> None:
     """Embed the bundled support knowledge base, search it through LangChain and LlamaIndex,
     and compare dense, BM25 and hybrid search (with and without a glossary)."""
-    from rich.console import Console
-
     from .. import demo_data
 
     started = time.perf_counter()
-    console = Console(highlight=False)
+    console = output_console(stderr=as_json)
     data, glossary_file = demo_data.load(), demo_data.folder() / "glossary.json"
     console.print(f"[bold]embedkit demo[/bold]: Nimbus Gateway support knowledge base, "
                   f"{len(data.corpus)} articles, {len(data.judged_queries)} judged queries; "
@@ -62,8 +66,12 @@ def demo(
     _print_costs(console, costs)
     seconds = time.perf_counter() - started
     _print_cache(console, embedding, seconds)
-    if json_path is not None:
-        _write_json(json_path, embedding, answers, comparison, costs, seconds)
+    payload = _payload(embedding, answers, comparison, costs, seconds)
+    if as_json:
+        print_json(payload)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
 
 # ------------------------------------------------------------------------- 1. embedding
@@ -82,17 +90,22 @@ def embed_corpus(corpus: Mapping[str, str], glossary_file: Path, cache_dir: Path
                  console: Any) -> list[EmbeddingStep]:
     """Embed every document without and with the glossary, with a progress bar."""
     from ..embedder import Embedder
+    from ..progress import report_progress
 
     steps = []
     console.print("[bold]1. Embedding the knowledge base[/bold]")
-    for label, glossary in (("without glossary", None), ("with glossary", glossary_file)):
-        embedder = Embedder(glossary=glossary, cache_dir=cache_dir, show_progress=True)
-        began = time.perf_counter()
-        embedder.embed_documents(list(corpus.values()))
-        stats = embedder.stats
-        steps.append(EmbeddingStep(label, embedder.fingerprint, stats.hits, stats.misses,
-                                   time.perf_counter() - began))
-        console.print(f"   {label}: {stats.misses} embedded, {stats.hits} from the cache "
+    settings = (("without glossary", None), ("with glossary", glossary_file))
+    with OverallBar(console, total=len(corpus) * len(settings)) as bar, \
+            report_progress(bar.advance):
+        for position, (label, glossary) in enumerate(settings):
+            bar.reach(len(corpus) * position, description=label)
+            embedder = Embedder(glossary=glossary, cache_dir=cache_dir)
+            began = time.perf_counter()
+            embedder.embed_documents(list(corpus.values()))
+            stats = embedder.stats
+            steps.append(EmbeddingStep(label, embedder.fingerprint, stats.hits, stats.misses,
+                                       time.perf_counter() - began))
+            bar.print(f"   {label}: {stats.misses} embedded, {stats.hits} from the cache "
                       f"({steps[-1].seconds:.1f} s)")
     return steps
 
@@ -201,7 +214,7 @@ def _print_quality(console: Any, comparison: Any) -> None:
 
     console.print(f"\n[bold]3. Retrieval quality[/bold] on {comparison.runs[0].result.n_queries}"
                   " judged queries (graded relevance)")
-    console.print(comparison_table(comparison, timing=False))
+    console.print(fold(comparison_table(comparison, timing=False)))
     hybrid = comparison.get("hybrid-auto", glossary=True).result["ndcg@10"]
     dense = comparison.get("dense").result["ndcg@10"]
     bm25 = comparison.get("bm25").result["ndcg@10"]
@@ -270,9 +283,8 @@ def _print_costs(console: Any, costs: CorpusCost) -> None:
                   f"for {costs.documents} documents ({costs.counter}; other providers' "
                   "tokenizers differ a little)")
     table = Table()
-    table.add_column("model", no_wrap=True)
-    for column in ("$/1M tokens", "this corpus", "1M such docs"):
-        table.add_column(column, justify="right", no_wrap=True)
+    amounts = ("$/1M tokens", "this corpus", "1M such docs")
+    add_columns(table, ("model", *amounts), right=amounts)
     scale = 1_000_000 / max(costs.documents, 1)
     for row in costs.rows:
         if row.dollars is None:
@@ -296,16 +308,14 @@ def _print_cache(console: Any, embedding: list[EmbeddingStep], seconds: float) -
         console.print("Everything was served from the cache: nothing was embedded this time.")
 
 
-def _write_json(path: Path, embedding: list[EmbeddingStep], answers: list[AdapterAnswers],
-                comparison: Any, costs: CorpusCost, seconds: float) -> None:
+def _payload(embedding: list[EmbeddingStep], answers: list[AdapterAnswers], comparison: Any,
+             costs: CorpusCost, seconds: float) -> dict[str, Any]:
     from dataclasses import asdict
 
-    payload = {
+    return {
         "seconds": seconds,
         "embedding": [asdict(step) for step in embedding],
         "answers": [asdict(answer) for answer in answers],
         "comparison": comparison.to_dict(),
         "costs": asdict(costs),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")

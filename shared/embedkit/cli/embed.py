@@ -30,12 +30,23 @@ def embed(
     glossary: GlossaryOption = None,
     dimensions: DimensionsOption = None,
     no_cache: NoCacheOption = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="JSON lines on stdout (the default without --output).")] = False,
 ) -> None:
     """Embed texts with the full pipeline (prefixes, glossary, cache)."""
+    if as_json and output is not None:
+        raise typer.BadParameter("--json prints to stdout; drop it or --output",
+                                 param_hint="--json")
+    from ..glossary import Glossary
+    from ..validation import validate_texts
+
     items = _read_texts(texts, input_file)
     if not items:
         raise typer.BadParameter("no texts: pass them as arguments, with --input FILE, or on stdin")
-    emb = make_embedder(model, cache_dir=cache_dir, glossary=glossary, dimensions=dimensions,
+    # Bad texts and glossaries fail here, before a model is loaded.
+    validate_texts(items)
+    terms = Glossary.from_file(glossary) if glossary is not None else None
+    emb = make_embedder(model, cache_dir=cache_dir, glossary=terms, dimensions=dimensions,
                         no_cache=no_cache)
     vectors = emb.embed_queries(items) if query else emb.embed_documents(items)
     _write(vectors, items, output, emb.fingerprint)
@@ -50,8 +61,15 @@ def _read_texts(texts: list[str] | None, input_file: Path | None) -> list[str]:
     if input_file is None and sys.stdin.isatty():
         return []
     handle = sys.stdin if input_file in (None, Path("-")) else input_file.open(encoding="utf-8")
-    with handle:
-        lines = [line.rstrip("\n") for line in handle if line.strip()]
+    try:
+        with handle:
+            lines = [line.rstrip("\n") for line in handle if line.strip()]
+    except UnicodeDecodeError as exc:
+        source = "stdin" if handle is sys.stdin else str(input_file)
+        raise typer.BadParameter(
+            f"{source} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+            f"{exc.start}): convert it, e.g. iconv -f latin1 -t utf-8", param_hint="--input") \
+            from None
     if input_file is not None and input_file.suffix == ".jsonl":
         return [_text_field(line, number) for number, line in enumerate(lines, start=1)]
     return lines

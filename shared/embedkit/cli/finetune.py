@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from .options import CacheDirOption, ModelOption
+from .output import print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +54,9 @@ def finetune_command(
     cache_dir: CacheDirOption = None,
     report: Annotated[Optional[Path], typer.Option(
         help="Write a JSON summary (steps, loss, metrics before/after) to this file.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the JSON summary to stdout; the report then goes to stderr.")
+    ] = False,
 ) -> None:
     """Fine-tune a local embedding model; print nDCG@10 before and after when --eval is given."""
     from ..finetune import finetune, mine_hard_negatives, read_pairs, write_pairs
@@ -76,9 +80,12 @@ def finetune_command(
     except (ValueError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     typer.echo(f"trained {result.loss} for {result.steps} steps (loss {result.train_loss:.4f}, "
-               f"{result.seconds:.0f} s); use it as Embedder({result.model_string!r})")
+               f"{result.seconds:.0f} s); use it as Embedder({result.model_string!r})",
+               err=as_json)
     if eval_set:
-        typer.echo(result.report())
+        typer.echo(result.report(), err=as_json)
+    if as_json:
+        print_json(_summary(result))
     if report:
         report.write_text(json.dumps(_summary(result), indent=2) + "\n", encoding="utf-8")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -14,13 +14,14 @@ CacheDirOption = Annotated[Optional[Path], typer.Option(
 GlossaryOption = Annotated[Optional[Path], typer.Option(
     "--glossary", help="JSON or CSV glossary of term -> expansion.")]
 DimensionsOption = Annotated[Optional[int], typer.Option(
-    "--dimensions", help="Smaller vector size (Matryoshka / API dimensions).")]
+    "--dimensions", min=1, help="Smaller vector size (Matryoshka / API dimensions).")]
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the cache.")]
 
 
 def make_embedder(model: str | None, *, cache_dir: Path | None = None,
-                  glossary: Path | None = None, dimensions: int | None = None,
-                  no_cache: bool = False, show_progress: bool = True):
+                  glossary: Any = None, dimensions: int | None = None,
+                  no_cache: bool = False, show_progress: bool = True) -> Any:
+    """An `Embedder` from the shared options; ``glossary`` is a path or a `Glossary`."""
     from ..embedder import Embedder
 
     return Embedder(model, cache_dir=cache_dir, glossary=glossary, dimensions=dimensions,

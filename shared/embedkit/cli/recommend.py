@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Optional
 
 import typer
+
+from .output import console, print_json_lines
 
 
 def register(app: typer.Typer) -> None:
@@ -46,15 +47,13 @@ def recommend(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--use-case") from None
     if as_json:
-        for pick in picks:
-            typer.echo(json.dumps({"rank": pick.rank, "model": pick.model,
-                                   "provider": pick.spec.provider, "reason": pick.reason}))
+        print_json_lines({"rank": pick.rank, "model": pick.model, "provider": pick.spec.provider,
+                          "reason": pick.reason} for pick in picks)
         return
     _print_table(picks)
 
 
 def _print_table(picks) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="recommended embedding models", show_lines=True)
@@ -62,4 +61,4 @@ def _print_table(picks) -> None:
         table.add_column(column, overflow="fold")
     for pick in picks:
         table.add_row(str(pick.rank), pick.model, pick.spec.provider, pick.reason)
-    Console().print(table)
+    console().print(table)

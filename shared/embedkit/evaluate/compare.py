@@ -15,9 +15,13 @@ The queries are embedded in one batch per index, so a comparison of five modes c
 embedding per model, and a second comparison over the same data costs none (cache hits).
 BM25 does not depend on the model: it runs once per glossary setting.
 
-Modes: ``dense``, ``bm25``, ``hybrid-rrf``, ``hybrid-weighted``, ``hybrid-auto``; ``hybrid``
-means all three hybrids. ``hybrid-weighted@0.7`` / ``hybrid-rrf@0.7`` set the dense weight
-(default: ``alpha`` for weighted, 0.5, plain RRF, for rrf).
+Modes: ``dense``, ``bm25``, ``hybrid-rrf``, ``hybrid-weighted``, ``hybrid-auto`` (the default
+search, with its own per-query feedback), ``hybrid-auto-v1`` (the previous default); ``hybrid``
+means rrf, weighted and auto. ``hybrid-weighted@0.7`` / ``hybrid-rrf@0.7`` set the dense weight
+(default: ``alpha`` for weighted, 0.5, plain RRF, for rrf). A feedback suffix sets
+pseudo-relevance feedback (`embedkit.retrieval.feedback`): ``+prf`` (dense, Rocchio), ``+rm3``
+(BM25 expansion), ``+prf+rm3`` (both), ``+nofb`` (none), e.g. ``dense+prf``,
+``hybrid-auto+nofb``.
 """
 
 from __future__ import annotations
@@ -37,10 +41,13 @@ from .datasets import RetrievalDataset
 from .metrics import DEFAULT_METRICS, EvalResult, evaluate_run, parse_metric
 
 HYBRID_MODES = ("hybrid-rrf", "hybrid-weighted", "hybrid-auto")
-MODES = ("dense", "bm25", *HYBRID_MODES)
+MODES = ("dense", "bm25", *HYBRID_MODES, "hybrid-auto-v1")
 DEFAULT_MODES = ("dense", "bm25", "hybrid")
 _FUSION = {"dense": "dense", "bm25": "bm25", "hybrid-rrf": "rrf",
-           "hybrid-weighted": "weighted", "hybrid-auto": "auto"}
+           "hybrid-weighted": "weighted", "hybrid-auto": "auto", "hybrid-auto-v1": "auto-v1"}
+_FEEDBACK = {"+prf": "dense", "+rm3": "bm25", "+prf+rm3": "both", "+rm3+prf": "both",
+             "+nofb": "none"}
+_FEEDBACK_SUFFIX = {"dense": "+prf", "bm25": "+rm3", "both": "+prf+rm3", "none": "+nofb"}
 _ALIASES = {"hybrid": HYBRID_MODES, "rrf": ("hybrid-rrf",), "weighted": ("hybrid-weighted",),
             "auto": ("hybrid-auto",)}
 BM25_MODEL = "-"  # the model column of BM25 runs, which use no embedding model
@@ -49,10 +56,12 @@ DEFAULT_DEPTH = 100  # results per query when a metric has no cutoff
 
 @dataclass(frozen=True)
 class Mode:
-    """One retrieval mode: its name and, for the weighted hybrids, the dense weight."""
+    """One retrieval mode: its name, for the weighted hybrids the dense weight, and the
+    pseudo-relevance feedback (None: the fusion's own choice)."""
 
     name: str
     alpha: float | None = None
+    feedback: str | None = None
 
     @property
     def fusion(self) -> str:
@@ -60,7 +69,8 @@ class Mode:
 
     @property
     def label(self) -> str:
-        return self.name if self.alpha is None else f"{self.name}@{self.alpha:g}"
+        label = self.name if self.alpha is None else f"{self.name}@{self.alpha:g}"
+        return label + (_FEEDBACK_SUFFIX[self.feedback] if self.feedback else "")
 
     @property
     def uses_model(self) -> bool:
@@ -79,15 +89,30 @@ def parse_modes(modes: str | Sequence[str]) -> list[Mode]:
         text = raw.strip().lower()
         if not text:
             continue
+        text, feedback = _split_feedback(raw, text)
         name, at, weight = text.partition("@")
         for expanded in _ALIASES.get(name, (name,)):
             if expanded not in MODES:
                 raise ValueError(f"unknown mode {raw.strip()!r}; choose from "
-                                 f"{', '.join((*MODES, 'hybrid'))} (optionally @alpha)")
-            parsed.append(Mode(expanded, _parse_alpha(raw, expanded, weight) if at else None))
+                                 f"{', '.join((*MODES, 'hybrid'))} (optionally @alpha, and "
+                                 f"{', '.join(_FEEDBACK)})")
+            parsed.append(Mode(expanded, _parse_alpha(raw, expanded, weight) if at else None,
+                               feedback))
     if not parsed:
         raise ValueError("no retrieval mode given; e.g. 'dense,bm25,hybrid'")
     return list(dict.fromkeys(parsed))
+
+
+def _split_feedback(raw: str, text: str) -> tuple[str, str | None]:
+    """``"dense+prf"`` -> ``("dense", "dense")``; no suffix -> ``(text, None)``."""
+    head, plus, tail = text.partition("+")
+    if not plus:
+        return text, None
+    feedback = _FEEDBACK.get(plus + tail)
+    if feedback is None:
+        raise ValueError(f"mode {raw.strip()!r}: unknown feedback suffix {plus + tail!r}; "
+                         f"choose from {', '.join(_FEEDBACK)}")
+    return head, feedback
 
 
 def _parse_alpha(raw: str, name: str, weight: str) -> float:
@@ -257,7 +282,7 @@ def _with_alpha(mode: Mode, alpha: float) -> Mode:
     if mode.name == "hybrid-weighted" and mode.alpha is None:
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
-        return Mode(mode.name, float(alpha))
+        return Mode(mode.name, float(alpha), mode.feedback)
     return mode
 
 
@@ -331,7 +356,7 @@ def _run(index: HybridIndex, dataset: RetrievalDataset, queries: list[str],
     for qid in queries:
         pool = dataset.candidates.get(qid) if dataset.candidates is not None else None
         hits = index.search(dataset.queries[qid], k=depth, fusion=mode.fusion, alpha=alpha,
-                            ids=pool, query_vector=vectors.get(qid))
+                            ids=pool, query_vector=vectors.get(qid), feedback=mode.feedback)
         run[qid] = [hit.id for hit in hits]  # a ranked list: evaluate_run keeps its order
     seconds = time.perf_counter() - started
     return RunResult(model if mode.uses_model else BM25_MODEL, mode.label, with_glossary,

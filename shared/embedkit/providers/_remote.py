@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from .._asyncio import run_sync
+from ..errors import MissingAPIKeyError
 from .retry import APIError, Failure, RetryPolicy, call_with_retries
 from ..roles import Role
 from .base import ProviderBatch
@@ -54,7 +55,8 @@ def resolve_api_key(api_key: str | None, env_var: str, *, label: str,
     if key:
         return key
     if required:
-        raise ValueError(f"no API key for {label}: pass api_key=... or set {env_var}")
+        raise MissingAPIKeyError(f"no API key for {label}: pass api_key=... or set {env_var}",
+                                 model=label, env_var=env_var)
     return None
 
 

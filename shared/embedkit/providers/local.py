@@ -174,11 +174,17 @@ def _load_uncached(model: str, device: str | None,
             offline_error = exc
     raise ModelNotFoundError(
         f"could not load local model {model!r}. Tried: {'; '.join(tried)}. "
-        f"Last error: {type(offline_error).__name__}: {offline_error}. "
+        f"Last error: {type(offline_error).__name__}: {_first_line(offline_error)}. "
         "Fix: pass a folder that holds a sentence-transformers model (Embedder('local:/path')), "
         "or download it where the hub is reachable (huggingface-cli download <id>) and copy the "
         "Hugging Face cache here."
     ) from offline_error
+
+
+def _first_line(error: BaseException | None) -> str:
+    """transformers' hub errors run over several lines of advice that do not apply here."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _candidate_paths(model: str) -> list[Path]:

@@ -3,8 +3,10 @@
 The guide's ``HybridRetriever`` divides by the max score (wrong for negative cosines, a
 division by zero when no BM25 term matches) and tokenizes with ``str.split``. Here each side
 returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
-their union. ``fusion="auto"`` leans on BM25 only for queries whose tokens are rare in the
-corpus (codes, part numbers, names), where it beats dense retrieval.
+their union. ``fusion="auto"`` (`embedkit.retrieval.policy`) weights BM25 by how much its
+list agrees with the dense one and by the query's rare codes, and re-searches with dense
+pseudo-relevance feedback (`embedkit.retrieval.feedback`) unless the query is a known-item
+lookup.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from ..atomic_dir import current_version, new_version
 from .bm25 import BM25Index, top_k_positive
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
-from .fusion import AutoAlpha, FusedHit, rrf, weighted
+from .feedback import check_feedback_mode, expansion_terms, mix_scores, rocchio
+from .fusion import AutoAlpha, FusedHit, rrf, weighted_top
+from .policy import SearchPolicy
+from .signals import overlap, query_signals
 from ..progress import progress
 from .tokenizer import Tokenizer
 from ..validation import validate_query, validate_texts
 
-FUSIONS = ("auto", "rrf", "weighted", "dense", "bm25")
+FUSIONS = ("auto", "auto-v1", "rrf", "weighted", "dense", "bm25")
 DEFAULT_FUSION = "auto"
 _FORMAT = 1
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
@@ -95,8 +100,18 @@ class HybridIndex:
 
     Args:
         embedder: the model that embeds both documents and queries (one vector space).
-        fusion: ``"auto"`` (default: per-query dense weight from the query's lexical signal),
+        fusion: ``"auto"`` (default: `embedkit.retrieval.policy.SearchPolicy`, a per-query
+            dense weight from the lists' agreement and the query's codes, plus dense feedback),
+            ``"auto-v1"`` (the previous default: a weight from the query's rare tokens only),
             ``"rrf"``, ``"weighted"``, ``"dense"`` or ``"bm25"``.
+        feedback: pseudo-relevance feedback from the first ranking's top documents:
+            ``"none"``, ``"dense"`` (Rocchio on the query vector; the candidates are scored
+            again, no model call), ``"bm25"`` (RM3-style expansion tokens), ``"both"``, or
+            ``"auto"`` (dense feedback unless the query is a known-item lookup). None
+            (default): ``"auto"`` under ``fusion="auto"``, else ``"none"``. Dense feedback
+            needs the candidates' vectors: with ``store_vectors=False`` (an external vector
+            store) or without a query vector it is skipped and the first dense list is kept.
+        policy: the settings of ``fusion="auto"`` and of feedback.
         alpha: dense weight in [0, 1] for ``"weighted"``; for ``"rrf"`` the list weights are
             ``alpha`` and ``1 - alpha`` (0.5: plain RRF).
         rrf_k: the RRF constant.
@@ -133,8 +148,12 @@ class HybridIndex:
         show_progress: bool = False,
         auto: AutoAlpha | None = None,
         monitor: SearchObserver | None = None,
+        feedback: str | None = None,
+        policy: SearchPolicy | None = None,
     ) -> None:
         _check_fusion(fusion, alpha, candidates)
+        if feedback is not None:
+            check_feedback_mode(feedback)
         self.embedder = embedder
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)
@@ -142,6 +161,8 @@ class HybridIndex:
         self.store_vectors = store_vectors
         self.show_progress = show_progress
         self.auto = auto or AutoAlpha()
+        self.feedback = feedback
+        self.policy = policy or SearchPolicy()
         self.monitor = monitor
         self._docs = _Documents()
         self._blocks: list[np.ndarray] = []  # appended matrices, joined lazily on search
@@ -193,7 +214,8 @@ class HybridIndex:
                dense_candidates: Sequence[tuple[str, float]] | None = None,
                fusion: str | None = None, alpha: float | None = None,
                ids: Collection[str] | None = None,
-               query_vector: np.ndarray | None = None) -> list[SearchHit]:
+               query_vector: np.ndarray | None = None,
+               feedback: str | None = None) -> list[SearchHit]:
         """The best ``k`` documents for ``query`` (fewer when the corpus or filter has fewer).
 
         Args:
@@ -207,10 +229,11 @@ class HybridIndex:
                 with ``filter``. Unknown ids raise KeyError.
             query_vector: the query's vector when already embedded by this index's
                 embedder (e.g. many queries at once with ``embedder.embed_queries``).
+            feedback: override the index's ``feedback`` for this query.
         """
         validate_query(query)
         options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates)
+                           filter, ids, dense_candidates, feedback or self.feedback)
         if query_vector is None and self._needs_query_vector(options):
             query_vector = self.embedder.embed_query(query)
         return self._search(query, query_vector, options)
@@ -219,11 +242,12 @@ class HybridIndex:
                       dense_candidates: Sequence[tuple[str, float]] | None = None,
                       fusion: str | None = None, alpha: float | None = None,
                       ids: Collection[str] | None = None,
-                      query_vector: np.ndarray | None = None) -> list[SearchHit]:
+                      query_vector: np.ndarray | None = None,
+                      feedback: str | None = None) -> list[SearchHit]:
         """`search` without blocking the event loop."""
         validate_query(query)
         options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates)
+                           filter, ids, dense_candidates, feedback or self.feedback)
         if query_vector is None and self._needs_query_vector(options):
             query_vector = await self.embedder.aembed_query(query)
         return await asyncio.to_thread(self._search, query, query_vector, options)
@@ -233,6 +257,7 @@ class HybridIndex:
         k, mode = options.k, options.fusion
         _check_k(k)
         _check_fusion(mode, options.alpha, self.candidates)
+        feedback = _resolve_feedback(options.feedback, mode)
         query_vector = self._check_query_vector(query_vector)
         if k == 0 or not self._docs.ids:
             return []
@@ -244,12 +269,73 @@ class HybridIndex:
             dense_scores, options.dense_candidates, allowed, depth)
         bm25_scores = self.bm25.get_scores(tokens) if mode != "dense" else None
         sparse = [] if bm25_scores is None else _bm25_list(bm25_scores, allowed, depth)
-        fused = self._fuse(mode, options.alpha, dense, sparse, tokens,
-                           complete_bm25=len(sparse) < depth)
+        alpha, wants_feedback = self._decide(mode, options.alpha, tokens, dense, sparse,
+                                             gate=feedback == "auto")
+        limit = max(k, self.policy.feedback.depth)  # hits built: the k returned, feedback's
+        fused = self._fuse(mode, alpha, dense, sparse, complete_bm25=len(sparse) < depth,
+                           limit=limit)
+        if feedback == "auto":
+            feedback = "dense" if wants_feedback else "none"
+        if feedback != "none":
+            fb_dense, fb_sparse = dense, sparse
+            if feedback in ("dense", "both"):
+                fb_dense = self._dense_feedback(query_vector, fused, dense, sparse, depth)
+            if feedback in ("bm25", "both") and bm25_scores is not None:
+                fb_sparse = self._bm25_feedback(tokens, fused, bm25_scores, allowed, depth)
+            fused = self._fuse(mode, alpha, fb_dense, fb_sparse,
+                               complete_bm25=len(fb_sparse) < depth, limit=limit)
         if self.monitor is not None and mode != "bm25":
             self.monitor.observe(query_vector, [score for _, score in dense[:k]])
         return [self._hit(item, dense_scores, bm25_scores, options.dense_candidates)
                 for item in fused[:k]]
+
+    def _decide(self, mode: str, alpha: float, tokens: list[str], dense: list, sparse: list,
+                *, gate: bool) -> tuple[float, bool]:
+        """The dense weight for this query and whether ``feedback="auto"`` runs feedback.
+
+        The query's signals need BM25's statistics: they are only read when a decision needs
+        them, so a dense-only search never waits for a BM25 rebuild after an ``add``.
+        """
+        if mode not in ("auto", "auto-v1") and not gate:
+            return alpha, False
+        signals = query_signals(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        if mode == "auto":
+            agreement = overlap([p for p, _ in dense], [p for p, _ in sparse],
+                                self.policy.agreement_depth)
+            alpha = self.policy.alpha(signals, agreement)
+        elif mode == "auto-v1":
+            alpha = self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        return alpha, self.policy.wants_feedback(signals)
+
+    def _dense_feedback(self, query_vector: np.ndarray | None, ranking: list[FusedHit],
+                        dense: list, sparse: list, depth: int) -> list[tuple[int, float]]:
+        """The candidates (both lists) scored again by the Rocchio-moved query vector.
+
+        Kept as it is when there is no query vector or no stored matrix (the dense side is an
+        external vector store): the feedback documents' vectors are unknown.
+        """
+        settings = self.policy.feedback
+        if query_vector is None or not self.store_vectors or not ranking:
+            return dense
+        matrix = self._matrix()
+        top = [int(hit.id) for hit in ranking[:settings.depth]]
+        moved = rocchio(query_vector, matrix[top], settings.beta)
+        pool = np.unique(np.fromiter((p for p, _ in (*dense, *sparse)), dtype=np.int64))
+        scores = matrix[pool] @ moved
+        order = np.lexsort((pool, -scores))[:depth]
+        return [(int(pool[i]), float(scores[i])) for i in order]
+
+    def _bm25_feedback(self, tokens: list[str], ranking: list[FusedHit],
+                       bm25_scores: np.ndarray, allowed: np.ndarray | None,
+                       depth: int) -> list[tuple[int, float]]:
+        """BM25 list of the query expanded with the top documents' characteristic tokens."""
+        settings = self.policy.feedback
+        top = [self.bm25.tokens[int(hit.id)] for hit in ranking[:settings.depth]]
+        terms = expansion_terms(tokens, top, self.bm25.idf, settings.terms)
+        if not terms:
+            return _bm25_list(bm25_scores, allowed, depth)
+        mixed = mix_scores(bm25_scores, self.bm25.get_scores(terms), settings.weight)
+        return _bm25_list(mixed, allowed, depth)
 
     def _needs_query_vector(self, options: _Options) -> bool:
         return (options.fusion != "bm25" and options.dense_candidates is None
@@ -289,22 +375,18 @@ class HybridIndex:
                 pairs.append((position, float(score)))
         return pairs
 
-    def _fuse(self, mode: str, alpha: float, dense: list, sparse: list, tokens: list[str], *,
-              complete_bm25: bool) -> list[FusedHit]:
+    def _fuse(self, mode: str, alpha: float, dense: list, sparse: list, *,
+              complete_bm25: bool, limit: int) -> list[FusedHit]:
         if mode == "dense":
-            return _single(dense, which=0)
+            return _single(dense[:limit], which=0)
         if mode == "bm25":
-            return _single(sparse, which=1)
+            return _single(sparse[:limit], which=1)
         if mode == "rrf":
             return rrf([dense, sparse], weights=[alpha, 1 - alpha], k=self.rrf_k)
-        if mode == "auto":
-            alpha = self._auto_alpha(tokens)
         # A BM25 list shorter than asked holds every matching document: the true floor of the
         # rest is 0, so its last match keeps some credit instead of normalizing to 0.
-        return weighted(dense, sparse, alpha, floors=(None, 0.0 if complete_bm25 else None))
-
-    def _auto_alpha(self, tokens: list[str]) -> float:
-        return self.auto.alpha(tokens, self.bm25.idf(tokens), self.bm25.num_built)
+        return weighted_top(dense, sparse, alpha, limit=limit,
+                            floors=(None, 0.0 if complete_bm25 else None))
 
     def _hit(self, item: FusedHit, dense_scores: np.ndarray | None,
              bm25_scores: np.ndarray | None, external: Any) -> SearchHit:
@@ -372,7 +454,9 @@ class HybridIndex:
         settings = {**manifest["settings"], **overrides}
         index = cls(embedder, bm25=BM25Index.load(folder / "bm25"),
                     tokenizer=Tokenizer.from_dict(manifest["tokenizer"]),
-                    auto=AutoAlpha(**manifest["auto"]), **settings)
+                    auto=AutoAlpha(**manifest["auto"]),
+                    policy=SearchPolicy(**manifest["policy"]) if "policy" in manifest else None,
+                    **settings)
         index._load_documents(folder, manifest)
         return index
 
@@ -383,8 +467,10 @@ class HybridIndex:
             "embedder": self.embedder.describe(),
             "count": len(self),
             "settings": {"fusion": self.fusion, "alpha": self.alpha, "rrf_k": self.rrf_k,
-                         "candidates": self.candidates, "store_vectors": self.store_vectors},
+                         "candidates": self.candidates, "store_vectors": self.store_vectors,
+                         "feedback": self.feedback},
             "auto": asdict(self.auto),
+            "policy": self.policy.to_dict(),
             "tokenizer": self.tokenizer.to_dict(),
         }
 
@@ -440,6 +526,7 @@ class _Options:
     filter: MetadataFilter | None
     ids: Collection[str] | None
     dense_candidates: Sequence[tuple[str, float]] | None
+    feedback: str | None
 
 
 def _single(ranked: list[tuple[int, float]], which: int) -> list[FusedHit]:
@@ -468,6 +555,13 @@ def _check_fusion(fusion: str, alpha: float, candidates: int) -> None:
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     if not isinstance(candidates, int) or candidates < 1:
         raise ValueError(f"candidates must be a positive integer, got {candidates!r}")
+
+
+def _resolve_feedback(feedback: str | None, fusion: str) -> str:
+    """None means the fusion's own choice: feedback decided per query by ``"auto"`` only."""
+    if feedback is None:
+        return "auto" if fusion == "auto" else "none"
+    return check_feedback_mode(feedback)
 
 
 def _check_k(k: int) -> None:
