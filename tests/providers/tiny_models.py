@@ -44,7 +44,7 @@ def build_tiny_model(folder: Path, *, pooling: str | list[str] = "mean", normali
     modules = [Transformer(str(hf_dir), max_seq_length=MAX_SEQ_LENGTH),
                Pooling(32, pooling_mode=pooling)]
     if dense:
-        modules.append(Dense(modules[-1].get_sentence_embedding_dimension(), 8))
+        modules.append(Dense(modules[-1].get_embedding_dimension(), 8))
     if normalize:
         modules.append(Normalize())
     SentenceTransformer(modules=modules, device="cpu").save(str(folder))
