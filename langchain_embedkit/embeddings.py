@@ -7,19 +7,22 @@ Prefixes, glossary, caching, batching and normalization all happen in `embedkit.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from embedkit import Embedder, Glossary
 from embedkit.catalog import DEFAULT_MODEL
-from embedkit.providers import parse_model_string
+from embedkit.migration import retry_options, translate_arguments
+from embedkit.providers import API_KEY_ENV_VARS, api_only_options, parse_model_string
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-# Where each API provider's key is looked up when ``api_key`` is not passed: the same
-# variables the engine's providers read (and langchain-openai / langchain-cohere use).
-API_KEY_ENV_VARS: dict[str, str] = {"openai": "OPENAI_API_KEY", "cohere": "COHERE_API_KEY"}
+# Option names whose string values are credentials (also inside nested dicts such as
+# default_headers): kept as SecretStr so repr and model_dump show "**********".
+_SECRET_OPTION = re.compile(r"key|token|secret|password|passwd|authorization|credential|cookie",
+                            re.IGNORECASE)
 
 
 def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
@@ -58,6 +61,10 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
 
         e5 = EmbedKitEmbeddings(model="intfloat/e5-base-v2")  # "query: "/"passage: " applied
         small = EmbedKitEmbeddings(model="openai:text-embedding-3-small", dimensions=512)
+        # From HuggingFaceEmbeddings / OpenAIEmbeddings, rename the class only:
+        EmbedKitEmbeddings(model_name="BAAI/bge-small-en-v1.5", model_kwargs={"device": "cpu"},
+                           encode_kwargs={"normalize_embeddings": True})
+        EmbedKitEmbeddings(model="text-embedding-3-small", chunk_size=512, max_retries=3)
         ```
     """
 
@@ -90,9 +97,15 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
     """Endpoint of an OpenAI- or Cohere-compatible API (a proxy, Azure, a local server)."""
     timeout: float | None = None
     """Seconds to wait for one API request (API models only; None keeps the provider's)."""
+    max_retries: int | None = None
+    """Retries after a failed API request (API models only; None keeps embedkit's policy of
+    up to 5, with backoff and ``Retry-After``)."""
     provider_options: dict[str, Any] = Field(default_factory=dict)
     """Further keyword arguments for the backend, e.g. ``{"retry": RetryPolicy(...)}`` or
-    ``{"organization": ...}`` for OpenAI, ``{"trust_remote_code": True}`` for local models."""
+    ``{"organization": ...}`` for OpenAI, ``{"trust_remote_code": True}`` for local models.
+    An ``api_key`` given here moves to the ``api_key`` field; other credential-like values
+    (``*key*``, ``*token*``, ``Authorization`` headers...) are kept as ``SecretStr``, so neither
+    shows in repr or ``model_dump``."""
     batch_size: int | None = None
     """Texts per model call. Defaults to 32 for local models and the provider's limit for APIs."""
     max_concurrency: int = 4
@@ -115,6 +128,32 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
 
     _embedder: Embedder = PrivateAttr()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_migration_names(cls, data: Any) -> Any:
+        """``model_name=``, ``model_kwargs={"device": ...}``, ``chunk_size=``,
+        ``openai_api_key=``... of HuggingFaceEmbeddings / OpenAIEmbeddings, and a clear error
+        naming the embedkit field for the rest (`embedkit.migration`)."""
+        if not isinstance(data, dict):
+            return data
+        return translate_arguments(data, cls.model_fields, owner=cls.__name__)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_secrets_out_of_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("provider_options"), dict):
+            return data
+        options = dict(data["provider_options"])
+        data = dict(data)
+        if "api_key" in options:
+            key = options.pop("api_key")
+            if data.get("api_key") is not None:
+                raise ValueError("api_key is given twice (as api_key= and in provider_options); "
+                                 "pass it once, as api_key=")
+            data["api_key"] = key
+        data["provider_options"] = _hide_secrets(options)
+        return data
+
     def model_post_init(self, context: Any, /) -> None:
         """Build the engine once; a bad model, dimension or glossary fails here, not at first use."""
         self._embedder = Embedder(self.model, **self._engine_kwargs())
@@ -134,14 +173,18 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
             "show_progress": self.show_progress,
             "max_concurrency": self.max_concurrency,
         }
-        remote_only = {"api_key": self.api_key, "base_url": self.base_url, "timeout": self.timeout}
+        remote_only = {"api_key": self.api_key, "base_url": self.base_url,
+                       "timeout": self.timeout, "max_retries": self.max_retries}
         given = {name: value for name, value in remote_only.items() if value is not None}
-        if given and parse_model_string(self.model).provider == "local":
-            raise ValueError(f"{', '.join(given)} apply to API models ('openai:...', "
+        misplaced = api_only_options(self.model, given)
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} apply to API models ('openai:...', "
                              f"'cohere:...'), not to the local model {self.model!r}")
+        given.pop("max_retries", None)
         if self.api_key is not None:
             given["api_key"] = self.api_key.get_secret_value()
-        return {**kwargs, **self.provider_options, **given}
+        return {**kwargs, **retry_options(self.max_retries),
+                **_reveal_secrets(self.provider_options), **given}
 
     @property
     def embedder(self) -> Embedder:
@@ -189,6 +232,25 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
             "ls_model_name": self._embedder.provider.model,
             "ls_embedding_dimensions": self._embedder.dimension,
         }
+
+
+def _hide_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """Credential-like string values (by option name, nested dicts too) as SecretStr."""
+    hidden: dict[str, Any] = {}
+    for name, value in options.items():
+        if isinstance(value, dict):
+            value = _hide_secrets(value)
+        elif isinstance(value, str) and _SECRET_OPTION.search(str(name)):
+            value = SecretStr(value)
+        hidden[name] = value
+    return hidden
+
+
+def _reveal_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """The options as the backend needs them: SecretStr values back to plain strings."""
+    return {name: _reveal_secrets(value) if isinstance(value, dict)
+            else value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in options.items()}
 
 
 def _as_list(vector: np.ndarray) -> list[float]:

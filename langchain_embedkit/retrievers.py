@@ -1,24 +1,23 @@
 """`EmbedKitHybridRetriever`: embedkit's `HybridIndex` (BM25 + dense + fusion) as a LangChain
 retriever.
 
-Translation only: `Document` objects become (id, text, metadata) rows of the engine index, and
-engine `SearchHit` objects become `Document` copies carrying their scores. Tokenizing, BM25,
-fusion, filtering and the optional premium re-ranking (`embedkit.retrieval.two_stage`) are the engine's.
+Translation only: `Document` objects become (id, text, metadata) rows of the engine index, a
+vector store's results become engine `DenseCandidates`, and engine `SearchHit` objects become
+`Document` copies carrying their scores. Tokenizing, BM25, score units, fusion, filtering,
+persistence and the optional premium re-ranking are the engine's (`embedkit.retrieval`).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from embedkit import HybridIndex, SearchHit
+from embedkit import DenseCandidates, HybridIndex, SearchHit
 from embedkit.cost.budget import Budget
-from embedkit.retrieval.two_stage import DEFAULT_MARGIN, Policy, TwoStageHit, TwoStageRetriever
+from embedkit.retrieval.searcher import HybridSearcher
+from embedkit.retrieval.two_stage import DEFAULT_MARGIN, Policy, TwoStageRetriever
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
     CallbackManagerForRetrieverRun,
@@ -29,14 +28,23 @@ from langchain_core.retrievers import BaseRetriever, LangSmithRetrieverParams
 from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from ._stores import (
+    asearch_store,
+    DocumentIds,
+    build_index,
+    ls_params,
+    search_store,
+    store_score_kind,
+)
 from .embeddings import EmbedKitEmbeddings
 
-SETTINGS_FILE = "langchain_retriever.json"
-INDEX_FOLDER = "index"
-_FORMAT = 1
+SETTINGS_KEY = "langchain_retriever"
+_FORMAT = 2
 # Keyword arguments of `HybridIndex(...)` that `from_documents` passes through.
 INDEX_OPTIONS = ("fusion", "alpha", "rrf_k", "candidates", "bm25", "tokenizer", "monitor",
                  "feedback", "policy")
+# Retriever fields `save` writes into the index's manifest.
+SAVED_FIELDS = ("k", "filter", "fetch_k", "score_kind")
 
 
 class EmbedKitHybridRetriever(BaseRetriever):
@@ -46,8 +54,8 @@ class EmbedKitHybridRetriever(BaseRetriever):
     paraphrases that BM25 misses. Each returned document is a copy whose metadata holds
     ``score`` (fused), ``dense_score``, ``bm25_score``, ``dense_rank`` and ``bm25_rank``
     (None when that method did not return the document). Over a ``vectorstore``,
-    ``dense_score`` is the store's relevance score, or its raw score negated when the store
-    reports distances and has no relevance function.
+    ``dense_score`` is the cosine similarity the engine derives from the store's score
+    (distance or similarity, see ``score_kind``).
 
     With ``premium`` set, queries that escalate (``premium_policy``, or
     ``invoke(q, escalate=True)``) have their top ``premium_top_n`` re-ranked by the premium
@@ -71,14 +79,8 @@ class EmbedKitHybridRetriever(BaseRetriever):
         retriever.save("my-index")
         same = EmbedKitHybridRetriever.load("my-index", EmbedKitEmbeddings())
 
-        # Re-rank uncertain queries' top 20 with an API model, at most $5 ever:
-        premium = EmbedKitHybridRetriever.from_documents(
-            docs, premium=EmbedKitEmbeddings(model="openai:text-embedding-3-small"),
-            budget=Budget(max_usd=5))
-        premium.invoke("what does E1147 mean", escalate=True)
-
-        # Dense side from any LangChain vector store that already holds the documents:
-        store = InMemoryVectorStore.from_documents(docs, EmbedKitEmbeddings())
+        # Dense side from a LangChain vector store (FAISS, Chroma, Qdrant...) holding the docs:
+        store = FAISS.from_documents(docs, EmbedKitEmbeddings())
         hybrid = EmbedKitHybridRetriever.from_documents(docs, vectorstore=store)
         ```
     """
@@ -101,12 +103,15 @@ class EmbedKitHybridRetriever(BaseRetriever):
     fetch_k: int | None = Field(default=None, ge=1)
     """Dense candidates fetched from ``vectorstore`` per query (default: the index's
     ``candidates``)."""
+    score_kind: str | None = None
+    """What the ``vectorstore``'s ``similarity_search_with_score`` returns: ``"similarity"``,
+    ``"cosine_distance"``, ``"l2"``, ``"squared_l2"``... (`embedkit.DenseCandidates`). None
+    reads it from InMemoryVectorStore, FAISS, Chroma and Qdrant stores; other stores use
+    their relevance function (``"relevance"``) or need it set."""
     premium: EmbedKitEmbeddings | None = None
     """A second, better (typically API) model that re-ranks the top ``premium_top_n`` results
-    of queries that escalate (`embedkit.retrieval.two_stage.TwoStageRetriever`). It embeds the query and
-    those candidates' texts itself, so its vectors are only compared with its own; its cache
-    makes each document cost at most once. None: hybrid search only. Not saved by `save`:
-    pass it to `load` again."""
+    of queries that escalate (`embedkit.TwoStageRetriever`); its vectors meet only its own.
+    None: hybrid search only. Not saved by `save`: pass it to `load` again."""
     premium_top_n: int = Field(default=20, ge=1)
     """Candidates the ``premium`` model re-ranks per escalated query."""
     premium_policy: Policy = "uncertain"
@@ -122,23 +127,21 @@ class EmbedKitHybridRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    _content_ids: _ContentIds = PrivateAttr()
-    _two_stage: TwoStageRetriever | None = PrivateAttr(default=None)
+    _searcher: HybridSearcher = PrivateAttr()
+    _document_ids: DocumentIds = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
-        self._content_ids = _ContentIds(self.index)
-        if self.premium is not None:
-            self._two_stage = TwoStageRetriever(
-                self.index, self.premium.embedder, top_n=self.premium_top_n,
-                policy=self.premium_policy, margin=self.premium_margin, budget=self.budget)
-        elif self.budget is not None:
-            raise ValueError("budget limits the premium model's API calls; it needs premium=")
+        self._document_ids = DocumentIds(self.index)
+        self._searcher = HybridSearcher(
+            self.index, self.premium.embedder if self.premium is not None else None,
+            top_n=self.premium_top_n, policy=self.premium_policy, margin=self.premium_margin,
+            budget=self.budget)
 
     @property
     def two_stage(self) -> TwoStageRetriever | None:
         """The engine's two-stage retriever when ``premium`` is set (its ``stats`` report
         escalations, dollars spent and saved)."""
-        return self._two_stage
+        return self._searcher.two_stage
 
     @model_validator(mode="before")
     @classmethod
@@ -149,14 +152,17 @@ class EmbedKitHybridRetriever(BaseRetriever):
         data = dict(data)
         documents = data.pop("documents")
         options = {name: data.pop(name) for name in INDEX_OPTIONS if name in data}
-        data["index"] = _build_index(documents, data.get("embeddings"), data.get("vectorstore"),
+        data["index"] = build_index(documents, data.get("embeddings"), data.get("vectorstore"),
                                      options)
         return data
 
     @model_validator(mode="after")
-    def _take_embeddings_from_vectorstore(self) -> EmbedKitHybridRetriever:
-        if self.embeddings is None and self.vectorstore is not None:
+    def _read_the_vectorstore(self) -> EmbedKitHybridRetriever:
+        if self.vectorstore is None:
+            return self
+        if self.embeddings is None:
             self.embeddings = self.vectorstore.embeddings
+        self.score_kind = store_score_kind(self.vectorstore, self.score_kind)
         return self
 
     # ------------------------------------------------------------------ constructors
@@ -168,23 +174,22 @@ class EmbedKitHybridRetriever(BaseRetriever):
                        ) -> EmbedKitHybridRetriever:
         """Index ``documents`` for BM25 and dense search.
 
-        Documents are deduplicated by ``Document.id`` (by content when the id is missing;
-        the first one wins), so the same passage never fills two of the ``k`` places.
+        Documents are deduplicated by ``Document.id`` (by text and metadata when the id is
+        missing; the first one wins), so the same passage never fills two of the ``k``
+        places, while two copies of a chunk from different sources both stay.
 
         Args:
             documents: the corpus. They are copied, never modified.
             embeddings: the model for the dense side (default: the bundled model). Ignored
                 for vectors when ``vectorstore`` is given.
-            vectorstore: a store that already holds these documents; it becomes the dense
-                side. Its results are matched to the documents by id, else by content.
+            vectorstore: a store that already holds these documents: the dense side, its
+                results matched to the documents by id, else by text and metadata.
             k: documents returned per query.
             filter: default metadata filter.
-            **kwargs: ``fusion`` ("auto", "auto-v1", "rrf", "weighted", "dense", "bm25"),
-                ``alpha``, ``rrf_k``, ``candidates``, ``bm25``, ``tokenizer``, ``monitor`` (an
-                `embedkit.SimilarityMonitor`), ``feedback`` ("none", "dense", "bm25", "both",
-                "auto"; dense feedback needs the index's own vectors, so it is skipped over a
-                ``vectorstore``) and ``policy`` for the engine index, and the retriever's own
-                fields (``fetch_k``, ``tags``, ``metadata``).
+            **kwargs: `HybridIndex` options (``fusion``, ``alpha``, ``rrf_k``, ``candidates``,
+                ``bm25``, ``tokenizer``, ``monitor``, ``feedback``, ``policy``; dense feedback
+                needs the index's own vectors, so it is skipped over a ``vectorstore``) and
+                the retriever's own fields (``fetch_k``, ``score_kind``, ``tags``...).
         """
         return cls(documents=list(documents), embeddings=embeddings, vectorstore=vectorstore,
                    k=k, filter=filter, **kwargs)
@@ -206,17 +211,14 @@ class EmbedKitHybridRetriever(BaseRetriever):
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
         """Write the retriever to a folder: the engine index (numpy, JSON and BM25 files, no
-        pickle, replaced atomically) in ``index/`` and this retriever's settings beside it.
+        pickle) with this retriever's settings in its manifest, replaced in one atomic step.
 
         A retriever over a ``vectorstore`` saves its BM25 side only; save the store with its
         own method and pass it to `load`. The ``premium`` model, its settings and ``budget``
         are not saved: pass them to `load` again (``load(path, embeddings, premium=...)``).
         """
-        folder = Path(path).expanduser()
-        self.index.save(folder / INDEX_FOLDER)
-        settings = {"format": _FORMAT, "k": self.k, "filter": self.filter,
-                    "fetch_k": self.fetch_k}
-        _write_json_atomically(folder / SETTINGS_FILE, settings)
+        settings = {"format": _FORMAT, **{name: getattr(self, name) for name in SAVED_FIELDS}}
+        self.index.save(path, extra={SETTINGS_KEY: settings})
 
     @classmethod
     def load(cls, path: str | Path, embeddings: EmbedKitEmbeddings, *,
@@ -230,17 +232,13 @@ class EmbedKitHybridRetriever(BaseRetriever):
             vectorstore: required when the retriever was saved over a vector store.
             **kwargs: retriever fields that override the saved ones (``k``, ``filter``...).
         """
-        folder = Path(path).expanduser()
-        settings_file = folder / SETTINGS_FILE
-        if not settings_file.is_file():
-            raise FileNotFoundError(f"no saved EmbedKitHybridRetriever at {folder} "
-                                    f"(missing {SETTINGS_FILE})")
-        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+        index = HybridIndex.load(path, embeddings.embedder)
+        settings = dict(index.saved_extra.get(SETTINGS_KEY) or {})
         if settings.pop("format", None) != _FORMAT:
-            raise ValueError(f"{settings_file}: unsupported format; re-save the retriever")
-        index = HybridIndex.load(folder / INDEX_FOLDER, embeddings.embedder)
+            raise ValueError(f"{path} holds an embedkit index but no EmbedKitHybridRetriever "
+                             f"settings of format {_FORMAT}; re-save the retriever")
         if not index.store_vectors and vectorstore is None:
-            raise ValueError(f"the retriever at {folder} was saved over a vector store "
+            raise ValueError(f"the retriever at {path} was saved over a vector store "
                              "(the dense side lives there): pass vectorstore=...")
         return cls(index=index, embeddings=embeddings, vectorstore=vectorstore,
                    **{**settings, **kwargs})
@@ -249,15 +247,12 @@ class EmbedKitHybridRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, filter: dict[str, Any] | None = None,
                                 escalate: bool | None = None) -> list[Document]:
-        k, filter = self._query_options(k, filter, escalate)
         dense = None
         if self.vectorstore is not None:
-            dense = self._dense_candidates(query)
-        if self._two_stage is not None:
-            hits = self._two_stage.search(query, k=k, filter=filter, escalate=escalate,
-                                          **_dense_kwargs(dense))
-        else:
-            hits = self.index.search(query, k=k, filter=filter, **_dense_kwargs(dense))
+            dense = self._candidates(
+                search_store(self.vectorstore, query, self._fetch_k(), self.score_kind))
+        hits = self._searcher.search(query, self._k(k), filter=self._filter(filter),
+                                     dense_candidates=dense, escalate=escalate)
         return [_to_document(hit) for hit in hits]
 
     async def _aget_relevant_documents(self, query: str, *,
@@ -265,186 +260,40 @@ class EmbedKitHybridRetriever(BaseRetriever):
                                        k: int | None = None,
                                        filter: dict[str, Any] | None = None,
                                        escalate: bool | None = None) -> list[Document]:
-        k, filter = self._query_options(k, filter, escalate)
         dense = None
         if self.vectorstore is not None:
-            dense = await self._adense_candidates(query)
-        if self._two_stage is not None:
-            hits = await self._two_stage.asearch(query, k=k, filter=filter, escalate=escalate,
-                                                 **_dense_kwargs(dense))
-        else:
-            hits = await self.index.asearch(query, k=k, filter=filter, **_dense_kwargs(dense))
+            dense = self._candidates(await asearch_store(
+                self.vectorstore, query, self._fetch_k(), self.score_kind))
+        hits = await self._searcher.asearch(query, self._k(k), filter=self._filter(filter),
+                                            dense_candidates=dense, escalate=escalate)
         return [_to_document(hit) for hit in hits]
 
-    def _query_options(self, k: int | None, filter: dict[str, Any] | None,
-                       escalate: bool | None = None) -> tuple[int, dict[str, Any] | None]:
+    def _k(self, k: int | None) -> int:
         k = self.k if k is None else k
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        if escalate is not None and self._two_stage is None:
-            raise ValueError(f"escalate={escalate!r} needs a premium model: build the "
-                             "retriever with premium=EmbedKitEmbeddings(model=...)")
-        return k, self.filter if filter is None else filter
+        return k
 
-    def _dense_candidates(self, query: str) -> list[tuple[str, float]]:
-        assert self.vectorstore is not None
-        fetch_k = self._fetch_k()
-        try:
-            results = self.vectorstore.similarity_search_with_relevance_scores(query, k=fetch_k)
-            return self._match(results, higher_is_better=True)
-        except NotImplementedError:  # the store defines no relevance function
-            results = self.vectorstore.similarity_search_with_score(query, k=fetch_k)
-            return self._match(results, higher_is_better=None)
+    def _filter(self, filter: dict[str, Any] | None) -> dict[str, Any] | None:
+        return self.filter if filter is None else filter
 
-    async def _adense_candidates(self, query: str) -> list[tuple[str, float]]:
-        assert self.vectorstore is not None
-        fetch_k = self._fetch_k()
-        try:
-            results = await self.vectorstore.asimilarity_search_with_relevance_scores(
-                query, k=fetch_k)
-            return self._match(results, higher_is_better=True)
-        except NotImplementedError:
-            results = await self.vectorstore.asimilarity_search_with_score(query, k=fetch_k)
-            return self._match(results, higher_is_better=None)
+    def _candidates(self, results: list[tuple[Document, float]]) -> DenseCandidates:
+        assert self.score_kind is not None
+        return self._document_ids.candidates(results, self.score_kind)
 
     def _fetch_k(self) -> int:
-        return self.fetch_k or int(getattr(self.index, "candidates", 100))
-
-    def _match(self, results: list[tuple[Document, float]],
-               higher_is_better: bool | None) -> list[tuple[str, float]]:
-        """Vector-store results as (index id, similarity), best first, one entry per id.
-
-        Stores return results best first; raw scores are a similarity in some stores and a
-        distance in others (FAISS, Chroma). When the store cannot say, the order tells:
-        scores that grow down the list are distances and are negated.
-        """
-        if higher_is_better is None:
-            scores = [score for _, score in results]
-            higher_is_better = not (len(scores) > 1 and scores[0] < scores[-1])
-        matched: dict[str, float] = {}
-        for document, score in results:
-            doc_id = self._content_ids.id_for(document)
-            if doc_id is None:
-                continue  # only in the vector store: BM25 and the index do not know it
-            similarity = float(score) if higher_is_better else -float(score)
-            if doc_id not in matched or similarity > matched[doc_id]:
-                matched[doc_id] = similarity
-        return sorted(matched.items(), key=lambda item: -item[1])
+        return self.fetch_k or self.index.candidates
 
     # ------------------------------------------------------------------ tracing
     def _get_ls_params(self, **kwargs: Any) -> LangSmithRetrieverParams:
         params = super()._get_ls_params(**kwargs)
-        if self.vectorstore is not None:
-            params["ls_vector_store_provider"] = type(self.vectorstore).__name__
-        if isinstance(self.embeddings, EmbedKitEmbeddings):
-            identity = self.embeddings._get_ls_params()
-            params["ls_embedding_provider"] = identity["ls_provider"]
-            params["ls_embedding_model"] = identity["ls_model_name"]
-        elif self.embeddings is not None:
-            params["ls_embedding_provider"] = type(self.embeddings).__name__
-            model = getattr(self.embeddings, "model", None) or \
-                getattr(self.embeddings, "model_name", None)
-            if isinstance(model, str):
-                params["ls_embedding_model"] = model
+        params.update(ls_params(self.embeddings, self.vectorstore))  # type: ignore[typeddict-item]
         return params
 
 
 # ---------------------------------------------------------------------- helpers
-def _build_index(documents: Iterable[Document], embeddings: Any, vectorstore: Any,
-                 options: Mapping[str, Any]) -> HybridIndex:
-    documents = list(documents)
-    for position, document in enumerate(documents):
-        if not isinstance(document, Document):
-            raise TypeError(f"documents[{position}] is {type(document).__name__}, "
-                            "expected langchain_core.documents.Document")
-    if embeddings is None:
-        embeddings = _embedkit_embeddings_of(vectorstore) or EmbedKitEmbeddings()
-    if not isinstance(embeddings, EmbedKitEmbeddings):
-        raise TypeError(f"embeddings must be EmbedKitEmbeddings, got {type(embeddings).__name__}"
-                        "; to keep another embedding model, put it in a vector store and pass "
-                        "vectorstore=...")
-    index = HybridIndex(embeddings.embedder, store_vectors=vectorstore is None, **options)
-    ids, texts, metadatas = _unique_rows(documents)
-    if ids:
-        index.add(texts, ids=ids, metadatas=metadatas)
-    return index
-
-
-def _embedkit_embeddings_of(vectorstore: Any) -> EmbedKitEmbeddings | None:
-    embeddings = getattr(vectorstore, "embeddings", None) if vectorstore is not None else None
-    return embeddings if isinstance(embeddings, EmbedKitEmbeddings) else None
-
-
-def _unique_rows(documents: list[Document]) -> tuple[list[str], list[str], list[dict]]:
-    """(ids, texts, metadata copies), one row per id; content decides when there is no id."""
-    rows: dict[str, tuple[str, dict]] = {}
-    for document in documents:
-        doc_id = document.id or content_id(document.page_content)
-        if doc_id not in rows:
-            rows[doc_id] = (document.page_content, copy.deepcopy(document.metadata))
-    return list(rows), [text for text, _ in rows.values()], [meta for _, meta in rows.values()]
-
-
-def content_id(text: str) -> str:
-    """The id given to a document that has none: a digest of its content."""
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-class _ContentIds:
-    """Content digest -> index id, for vector-store results whose id the index does not know
-    (stores such as InMemoryVectorStore invent ids for documents that had none).
-
-    Built on first need and rebuilt when a lookup fails or names an id the index dropped, so
-    documents added to or deleted from the index later are still matched.
-    """
-
-    def __init__(self, index: HybridIndex) -> None:
-        self._index = index
-        self._table: dict[str, str] | None = None
-
-    def id_for(self, document: Document) -> str | None:
-        if document.id is not None and _has_id(self._index, document.id):
-            return document.id
-        key = content_id(document.page_content)
-        found = self._lookup(key)
-        if found is None or not _has_id(self._index, found):
-            self._table = None
-            found = self._lookup(key)
-        return found
-
-    def _lookup(self, key: str) -> str | None:
-        if self._table is None:
-            self._table = {}
-            for doc_id in self._index.ids:
-                self._table.setdefault(content_id(self._index.get(doc_id)[0]), doc_id)
-        return self._table.get(key)
-
-
-def _has_id(index: HybridIndex, doc_id: str) -> bool:
-    try:
-        index.get(doc_id)
-    except KeyError:
-        return False
-    return True
-
-
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(partial, path)
-
-
-def _dense_kwargs(dense: list[tuple[str, float]] | None) -> dict[str, Any]:
-    return {} if dense is None else {"dense_candidates": dense}
-
-
 def _to_document(hit: SearchHit) -> Document:
     """A fresh Document: a deep copy of the stored metadata plus this query's scores."""
     metadata = copy.deepcopy(dict(hit.metadata or {}))
-    metadata.update(score=hit.score, dense_score=hit.dense_score, bm25_score=hit.bm25_score,
-                    dense_rank=hit.dense_rank, bm25_rank=hit.bm25_rank)
-    if isinstance(hit, TwoStageHit):  # premium_* are None when stage 2 did not score the hit
-        metadata.update(premium_score=hit.premium_score, premium_rank=hit.premium_rank,
-                        stage1_score=hit.stage1_score, stage1_rank=hit.stage1_rank)
+    metadata.update(hit.score_fields())
     return Document(page_content=hit.text, metadata=metadata, id=hit.id)

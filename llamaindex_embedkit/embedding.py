@@ -12,6 +12,7 @@ from typing import Any
 
 from embedkit import Embedder, Glossary
 from embedkit.extras import require
+from embedkit.migration import retry_options, translate_arguments
 
 require("llama_index.core", extra="llamaindex")
 
@@ -40,9 +41,15 @@ class EmbedKitEmbedding(BaseEmbedding):
     vectors are cached on disk per model fingerprint and role. ``embed_batch_size`` is the
     engine's batch size; left unset it is the engine's default for the model.
 
+    Moving from ``HuggingFaceEmbedding`` or ``OpenAIEmbedding`` takes renaming the class:
+    ``model_name``, ``query_instruction``, ``text_instruction``, ``embed_batch_size``,
+    ``api_key``, ``api_base``, ``timeout`` and ``max_retries`` keep their meaning; any other
+    unknown argument is an error naming the embedkit equivalent.
+
     Example:
         >>> from llama_index.core import Settings  # doctest: +SKIP
         >>> Settings.embed_model = EmbedKitEmbedding()  # bundled all-MiniLM-L6-v2  # doctest: +SKIP
+        >>> EmbedKitEmbedding(model_name="text-embedding-3-small")  # OpenAI  # doctest: +SKIP
     """
 
     # validate_assignment: a later ``emb.embeddings_cache = ...`` or ``emb.embed_batch_size = n``
@@ -65,6 +72,10 @@ class EmbedKitEmbedding(BaseEmbedding):
         default=None, exclude=True, repr=False,
         description="API key for OpenAI/Cohere models; never serialized.")
     base_url: str | None = Field(default=None, description="API endpoint for OpenAI/Cohere models.")
+    timeout: float | None = Field(default=None, gt=0,
+                                  description="Seconds per API request (API models only).")
+    max_retries: int | None = Field(default=None, ge=0,
+                                    description="Retries after a failed API request.")
     max_concurrency: int = Field(default=4, gt=0, description="API requests in flight at once.")
     device: str | None = Field(default=None, description="torch device for local models.")
     backend: str | None = Field(
@@ -112,6 +123,17 @@ class EmbedKitEmbedding(BaseEmbedding):
     def _refuse_role_blind_cache(cls, value: Any) -> None:
         if value is not None:
             warnings.warn(_LLAMA_CACHE_WARNING, UserWarning, stacklevel=2)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_migration_names(cls, data: Any) -> Any:
+        # query_instruction=, text_instruction=, model_kwargs={"device": ...}... of
+        # HuggingFaceEmbedding / OpenAIEmbedding; any other unknown name is an error naming
+        # the embedkit field, never silently dropped (`embedkit.migration`).
+        if not isinstance(data, dict):
+            return data
+        return translate_arguments(data, cls.model_fields, owner=cls.__name__,
+                                   renames={"batch_size": "embed_batch_size"})
 
     @model_validator(mode="before")
     @classmethod
@@ -192,7 +214,9 @@ class EmbedKitEmbedding(BaseEmbedding):
             options["api_key"] = self.api_key.get_secret_value()
         if self.base_url is not None:
             options["base_url"] = self.base_url
-        return options
+        if self.timeout is not None:
+            options["timeout"] = self.timeout
+        return {**options, **retry_options(self.max_retries)}
 
     def _glossary(self) -> Glossary | str | None:
         if isinstance(self.glossary, dict):

@@ -14,11 +14,13 @@ from .catalog import CATALOG, ModelSpec, find_spec, get_spec, list_models
 from .embedder import Embedder
 from .cost import CostTracker, estimate_cost
 from .errors import (
-    APIError, BudgetExceeded, EmbedKitError, FingerprintMismatchError, ModelNotFoundError,
-    ProviderError, UnknownModelError,
+    APIError, BudgetExceeded, CacheError, CacheUnavailableError, EmbedKitError,
+    FingerprintMismatchError, IndexFormatError, ModelNotFoundError, ProviderError,
+    UnknownModelError,
 )
 from .glossary import Glossary
 from .retrieval.bm25 import BM25Index
+from .retrieval.candidates import DenseCandidates
 from .retrieval.index import HybridIndex, SearchHit
 from .retrieval.monitor import MonitorAlert, SimilarityMonitor
 from .recommend import Recommendation, recommend
@@ -38,7 +40,10 @@ __all__ = [
     "Budget",
     "BudgetExceeded",
     "CATALOG",
+    "CacheError",
+    "CacheUnavailableError",
     "CostTracker",
+    "DenseCandidates",
     "DiskVectorCache",
     "EmbedKitError",
     "EmbedStats",
@@ -46,6 +51,7 @@ __all__ = [
     "FingerprintMismatchError",
     "Glossary",
     "HybridIndex",
+    "IndexFormatError",
     "ModelNotFoundError",
     "ModelSpec",
     "MonitorAlert",

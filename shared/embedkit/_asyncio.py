@@ -1,10 +1,10 @@
-"""Run a coroutine to completion from sync code, even inside a running event loop."""
+"""Asyncio helpers: run a coroutine from sync code; run many to the end before failing."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -31,3 +31,16 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     if "error" in result:
         raise result["error"]
     return result["value"]
+
+
+async def gather_all(*coros: Awaitable[T]) -> list[T]:
+    """Run every awaitable to the end, then raise the first failure (in argument order).
+
+    Nothing is cancelled on a failure: a batch that finishes is cached and paid for either
+    way, so stopping its siblings half-way would only waste what they already sent.
+    """
+    results = await asyncio.gather(*coros, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results

@@ -1,8 +1,10 @@
 """A `VectorCache` in Redis, so many processes and machines share one set of paid-for vectors.
 
 Same keys as the disk cache (`cache_key`: fingerprint + role + final text) under a namespace
-prefix, same values (raw float32 bytes, `encode_vector` / `decode_vector`): a corrupt or
-wrong-sized entry reads as a miss and is recomputed and overwritten. Reads are MGETs and
+prefix, same values (`cache_codec`: checksummed float32 bytes): a corrupt or wrong-sized entry
+reads as a miss and is recomputed and overwritten. Every redis-py error becomes a `CacheError`
+(`CacheUnavailableError` when the server is unreachable or stalls) naming the server, never a
+key or value bytes. Reads are MGETs and
 writes pipelines, in chunks, so a batch of 10,000 texts costs a handful of round trips.
 """
 
@@ -14,8 +16,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
+from .cache_codec import decode_vector, encode_vector
+from .errors import CacheError, CacheUnavailableError
 from .extras import require
-from .cache import decode_vector, encode_vector
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_PREFIX = "embedkit:"
@@ -25,6 +28,10 @@ the Redis server (single-threaded) on one command."""
 
 # Our own URL options; every other query option goes to redis-py (socket_timeout=..., ...).
 _OWN_OPTIONS = ("ttl", "prefix")
+DEFAULT_SOCKET_TIMEOUT = 30.0
+"""Seconds a command may wait for the server (``?socket_timeout=`` overrides): redis-py's own
+default is to wait forever, so a stalled server would hang every embedding call."""
+DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
 def is_redis_url(value: object) -> bool:
@@ -66,7 +73,10 @@ class RedisVectorCache:
         self.ttl = _check_ttl(ttl if ttl is not None else options.get("ttl"))
         if client is None:
             redis = require("redis", extra="redis")
-            client = redis.Redis.from_url(base_url, decode_responses=False)
+            # URL options (?socket_timeout=...) take precedence over these keywords.
+            client = redis.Redis.from_url(base_url, decode_responses=False,
+                                          socket_timeout=DEFAULT_SOCKET_TIMEOUT,
+                                          socket_connect_timeout=DEFAULT_CONNECT_TIMEOUT)
         self._client = client
         self._ping()
 
@@ -133,12 +143,31 @@ class RedisVectorCache:
         self._call(self._client.ping)
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run one Redis command; connection failures name the (redacted) server."""
+        """Run one Redis command; any failure is a `CacheError` naming the (redacted) server.
+
+        The cause is not chained: redis-py annotates pipeline errors with the failing command,
+        which holds the key and the vector bytes.
+        """
         redis = require("redis", extra="redis")
         try:
             return method(*args, **kwargs)
-        except redis.exceptions.ConnectionError as exc:
-            raise ConnectionError(f"cannot reach the Redis cache at {self.url}: {exc}") from exc
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            kind = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "failed"
+            raise CacheUnavailableError(
+                f"cannot reach the Redis cache at {self.url}: the connection {kind} "
+                f"({type(exc).__name__})") from None
+        except redis.exceptions.RedisError as exc:
+            raise CacheError(f"the Redis cache at {self.url} refused the command: "
+                             f"{type(exc).__name__}{_hint(exc)}") from None
+
+
+def _hint(exc: BaseException) -> str:
+    if type(exc).__name__ == "OutOfMemoryError":
+        return (" (used memory is over maxmemory and the eviction policy is noeviction: raise "
+                "maxmemory or set maxmemory-policy allkeys-lru)")
+    if type(exc).__name__ == "AuthenticationError":
+        return " (check the password in the URL)"
+    return ""
 
 
 def _split_options(url: str) -> tuple[str, dict[str, str]]:

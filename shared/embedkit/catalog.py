@@ -1,7 +1,8 @@
-"""The model catalog: one `ModelSpec` per model in the guide's tables.
+"""The model catalog: one `ModelSpec` per model of the embedding guide's tables.
 
-Figures (dimensions, max tokens, price per 1M tokens, MTEB score or rank) are the guide's;
-prefixes are the ones each model's authors document for asymmetric retrieval.
+Figures (dimensions, max tokens, price per 1M input tokens, MTEB average or rank) are the
+guide's, reproduced in docs/guide-reference.md section 2; prefixes are the ones each model's
+authors document for asymmetric retrieval.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ class ModelSpec:
     price_per_million: float | None = 0.0
     """US dollars per 1M input tokens; 0 for local models, None when usage-based."""
     mteb_score: float | None = None
-    """MTEB average as the guide gives it, where it gives a number."""
+    """MTEB average score, where a number is published (open models)."""
     mteb_rank: str | None = None
-    """The guide's rank text for API models ("Top 10", "Legacy", ...)."""
+    """Rank text for API models ("Top 10", "Legacy", ...), where no score is published."""
     query_prefix: str = ""
     """Text prepended to queries (BGE instruction, E5 ``query: ``, nomic ``search_query: ``)."""
     document_prefix: str = ""
@@ -46,9 +47,9 @@ class ModelSpec:
     multilingual: bool = False
     code: bool = False
     best_for: str = ""
-    """The guide's "best for" note."""
+    """What the model suits best ("Budget-friendly API", "Code search", ...)."""
     aliases: tuple[str, ...] = field(default=())
-    """Other names users type for it (short ids, the guide's spelling)."""
+    """Other names users type for it (short ids, common spellings)."""
     trust_remote_code: bool = False
     notes: str = ""
 
@@ -85,7 +86,7 @@ _E5 = {"query_prefix": "query: ", "document_prefix": "passage: "}
 _BGE = {"query_prefix": BGE_QUERY_INSTRUCTION}
 
 CATALOG: tuple[ModelSpec, ...] = (
-    # Proprietary (guide 2.1)
+    # Proprietary API models
     _api("text-embedding-3-large", "openai", 3072, 8191, 0.13, "Top 10", matryoshka=True,
          dimension_options=(3072, 1024, 512, 256), best_for="Highest quality API"),
     _api("text-embedding-3-small", "openai", 1536, 8191, 0.02, "Top 30", matryoshka=True,
@@ -102,7 +103,7 @@ CATALOG: tuple[ModelSpec, ...] = (
          notes="Usage-based pricing"),
     _api("amazon.titan-embed-text-v2:0", "aws", 1024, 8000, 0.02, "Top 25",
          aliases=("titan-embed-text-v2",), dimension_options=(1024, 512, 256)),
-    # Open source (guide 2.2) and their smaller siblings
+    # Open-source models and their smaller siblings
     _local("BAAI/bge-large-en-v1.5", 1024, 512, 64.23, best_for="General English", **_BGE),
     _local("BAAI/bge-base-en-v1.5", 768, 512, 63.55, best_for="General English", **_BGE),
     _local("BAAI/bge-small-en-v1.5", 384, 512, 62.17, best_for="General English", **_BGE),
@@ -129,7 +130,7 @@ CATALOG: tuple[ModelSpec, ...] = (
            best_for="Fast, lightweight"),
     _local("jinaai/jina-embeddings-v2-base-en", 768, 8192, 60.39, best_for="Long context",
            trust_remote_code=True, aliases=("jina-embeddings-v2",)),
-    # Specialized (guide 2.3): domain encoders, not trained as sentence embedders
+    # Specialized domain encoders, not trained as sentence embedders
     _local("microsoft/codebert-base", 768, 512, None, code=True, best_for="Code",
            aliases=("CodeBERT",), notes="Masked-LM encoder; fine-tune before retrieval use"),
     _local("nlpaueb/legal-bert-base-uncased", 768, 512, None, best_for="Legal terminology",
@@ -141,6 +142,16 @@ CATALOG: tuple[ModelSpec, ...] = (
            aliases=("BioBERT",), notes="Masked-LM encoder; fine-tune before retrieval use"),
     _local("ProsusAI/finbert", 768, 512, None, best_for="Financial domain", aliases=("FinBERT",),
            notes="Financial-sentiment classifier; fine-tune before retrieval use"),
+)
+
+SERVED_ONLY: tuple[ModelSpec, ...] = (
+    # Models the providers serve that the comparison tables above do not list: known for their
+    # sizes and limits, priced as unknown, and left out of `CATALOG` (so out of `find_spec`,
+    # the cost table and recommendations). Only embed-v4.0 and newer accept output_dimension.
+    ModelSpec("embed-english-light-v3.0", "cohere", 384, 512, None),
+    ModelSpec("embed-multilingual-light-v3.0", "cohere", 384, 512, None, multilingual=True),
+    ModelSpec("embed-v4.0", "cohere", 1536, 128_000, None, matryoshka=True,
+              dimension_options=(1536, 1024, 512, 256), multilingual=True),
 )
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -161,6 +172,15 @@ def find_spec(name: str) -> ModelSpec | None:
     """The catalog record for a model id, ``provider:model`` string or alias, else None."""
     key = name.strip().lower()
     return _BY_NAME.get(key) or _BY_NAME.get(key.split(":", 1)[-1])
+
+
+def provider_spec(provider: str, model: str) -> ModelSpec | None:
+    """What embedkit knows about ``model`` as ``provider`` serves it (`CATALOG` first, then
+    `SERVED_ONLY`), or None for a model it does not know."""
+    spec = find_spec(f"{provider}:{model}")
+    if spec is not None and spec.provider == provider:
+        return spec
+    return next((s for s in SERVED_ONLY if s.provider == provider and s.name == model), None)
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -27,8 +27,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .arguments import check_positive_int
 from .extras import require
 from .errors import FingerprintMismatchError
+from .fingerprint import describe_difference
 from .glossary import as_glossary
 from .roles import ROLES, Role
 from .stats import EmbedStats
@@ -109,7 +111,7 @@ def embed_dataset(
     fingerprint, dimension, description = _probe(config)
 
     out = _OutputDir(output)
-    out.check_manifest(fingerprint, role)
+    out.check_manifest(fingerprint, role, description)
     done_parts = out.finished_parts(fingerprint) if skip_existing else []
     out.write_manifest({"fingerprint": fingerprint, "dimension": dimension, "role": role,
                         "columns": list(OUTPUT_COLUMNS), "embedder": description})
@@ -262,8 +264,7 @@ def _check_options(role: str, actors: int, batch_size: int, rows_per_file: int) 
         raise ValueError(f"role must be 'document' or 'query', got {role!r}")
     for name, value in (("actors", actors), ("batch_size", batch_size),
                         ("rows_per_file", rows_per_file)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int(name, value)
 
 
 def _ensure_ray(ray: Any, address: str | None) -> None:
@@ -425,15 +426,17 @@ class _OutputDir:
         return pa.chunked_array([c for column in ids for c in column.chunks],
                                 pa.string()).unique()
 
-    def check_manifest(self, fingerprint: str, role: Role) -> None:
+    def check_manifest(self, fingerprint: str, role: Role,
+                       description: Mapping[str, Any]) -> None:
         manifest = self.read_manifest()
         if manifest is None:
             return
         if manifest.get("fingerprint") != fingerprint:
             raise FingerprintMismatchError(
-                f"{self.uri} was written by an embedder with fingerprint "
-                f"{manifest.get('fingerprint')}, this run's has {fingerprint}; write to another "
-                "output folder")
+                f"{self.uri} was written by an embedder with other settings: "
+                f"{describe_difference(manifest.get('embedder'), description)} (fingerprint "
+                f"{manifest.get('fingerprint')} vs {fingerprint}); write to another output "
+                "folder")
         if manifest.get("role") != role:
             raise FingerprintMismatchError(
                 f"{self.uri} holds {manifest.get('role')} vectors, this run embeds {role}s; "

@@ -6,8 +6,13 @@ The tree (catch `EmbedKitError` for all of them)::
     ├── ModelNotFoundError        a model could not be resolved or loaded
     ├── UnknownModelError         not in the catalog; also a KeyError
     ├── FingerprintMismatchError  vectors of two configurations were about to be mixed
+    ├── IndexFormatError          a saved index is corrupt, hostile or not what save writes;
+    │                             also a ValueError
     ├── ProviderError             a backend failed or returned something unusable
     │   └── APIError              an API request failed for good (status, retryable, attempts)
+    ├── CacheError                the vector cache failed to read or write (disk, Redis)
+    │   └── CacheUnavailableError the cache server cannot be reached or timed out; also a
+    │                             ConnectionError
     ├── BudgetExceeded            a call was refused because it would cross the Budget
     └── MissingAPIKeyError        an API model without a key; also a ValueError
 
@@ -28,6 +33,14 @@ class ModelNotFoundError(EmbedKitError):
 
 class FingerprintMismatchError(EmbedKitError):
     """Vectors from one embedding configuration were about to be mixed with another's."""
+
+
+class IndexFormatError(EmbedKitError, ValueError):
+    """A saved index folder cannot be loaded: a file is missing, malformed, inconsistent with
+    the others, not a regular file, or outside the folder. The message names the file.
+
+    Also a `ValueError`, so ``except ValueError`` around ``HybridIndex.load`` keeps working.
+    """
 
 
 class UnknownModelError(EmbedKitError, KeyError):
@@ -59,6 +72,19 @@ class APIError(ProviderError):
         self.status = status
         self.retryable = retryable
         self.attempts = attempts
+
+
+class CacheError(EmbedKitError):
+    """The vector cache failed. The message names the backend and the cause, never a cache key
+    or vector bytes. A failed *write* never reaches the caller of ``embed_*``: the vectors are
+    returned and a warning says they were not cached."""
+
+
+class CacheUnavailableError(CacheError, ConnectionError):
+    """The cache server cannot be reached, or stopped answering within its socket timeout.
+
+    Also a `ConnectionError`, so ``except ConnectionError`` keeps working.
+    """
 
 
 class BudgetExceeded(EmbedKitError):

@@ -38,16 +38,31 @@ class Glossary:
 
     @classmethod
     def from_file(cls, path: str | Path, *, ignore_case: bool = False) -> Glossary:
-        """Read a JSON object or a two-column CSV (term, expansion; an optional header)."""
+        """Read a JSON object or a two-column CSV (term, expansion; an optional header).
+
+        Raises:
+            TypeError: ``path`` is not a str or Path.
+            FileNotFoundError: no such file.
+            ValueError: naming the file: not a regular file, not UTF-8, not valid JSON/CSV,
+                or not term -> expansion pairs.
+        """
+        if not isinstance(path, str | Path):
+            raise TypeError(f"a glossary file path must be str or Path, got {type(path).__name__}")
         path = Path(path).expanduser()
-        if path.suffix.lower() == ".json":
+        suffix = path.suffix.lower()
+        if suffix not in {".json", ".csv", ".tsv"}:
+            raise ValueError(f"{path}: glossary files must be .json, .csv or .tsv")
+        if path.exists() and not path.is_file():
+            raise ValueError(f"{path}: is not a regular file (a folder?); pass a glossary file")
+        if suffix == ".json":
             data = _read_json(path)
             if not isinstance(data, dict):
                 raise ValueError(f"{path}: expected a JSON object of term -> expansion")
             return cls(data, ignore_case=ignore_case)
-        if path.suffix.lower() in {".csv", ".tsv"}:
+        try:
             return cls(_read_csv(path), ignore_case=ignore_case)
-        raise ValueError(f"{path}: glossary files must be .json, .csv or .tsv")
+        except csv.Error as exc:
+            raise ValueError(f"{path}: not a valid CSV file ({exc})") from None
 
     def expand(self, text: str) -> str:
         """Write each known term as ``term (expansion)``; already-expanded terms stay as they are."""
@@ -108,7 +123,10 @@ def as_glossary(value: Glossary | Mapping[str, str] | str | Path | None) -> Glos
         return value
     if isinstance(value, Mapping):
         return Glossary(value)
-    return Glossary.from_file(value)
+    if isinstance(value, str | Path):
+        return Glossary.from_file(value)
+    raise TypeError(f"glossary must be a Glossary, a {{term: expansion}} mapping or a .json/.csv "
+                    f"file path, got {type(value).__name__}")
 
 
 def _clean_terms(terms: Mapping[str, str]) -> dict[str, str]:

@@ -1,8 +1,9 @@
-"""Model selection: the guide's decision framework (3.1) and use-case table (3.2) as a function.
+"""Model selection: the embedding guide's decision tree and use-case table as a function.
 
-The guide's tree asks, in order: privacy, multilingual, code, long context, cost, quality, and
-stops at the first "yes". Taken literally that drops requirements (private *and* multilingual
-would get English-only BGE). Here every "yes" to the first four questions is a hard
+Both are reproduced in docs/guide-reference.md section 3 (the reasons cite "guide 3.1" and
+"guide 3.2"). The tree asks, in order: privacy, multilingual, code, long context, cost, quality,
+and stops at the first "yes". Taken literally that drops requirements (private *and*
+multilingual would get English-only BGE). Here every "yes" to the first four questions is a hard
 requirement that every recommended model meets; the tree still decides the order:
 
 1. a use case, when given: its row of the table (primary choice, then budget alternative);
@@ -44,10 +45,10 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class Leaf:
-    """One answer in the guide's tree: the models it names, in the guide's order."""
+    """One answer in the decision tree: the models it names, in its order."""
 
     says: str
-    """The guide's wording, e.g. "Open source models (BGE, E5, GTE)"."""
+    """The answer as worded in the tree, e.g. "Open source models (BGE, E5, GTE)"."""
     models: tuple[str, ...]
     admits: Predicate | None = None
     """Models the answer covers beyond the named ones (e.g. "or local models")."""
@@ -96,7 +97,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
 
 COST_QUESTION = "Is cost a primary concern?"
 QUALITY_QUESTION = "Need highest quality?"
-# "local models" in the cost leaf: the guide's free stack (7, "Free Stack Recommendation").
+# "local models" in the cost leaf: a free stack, the named local models or any other local one.
 COST_LEAVES = {
     True: Leaf("text-embedding-3-small or local models",
                ("text-embedding-3-small", "BAAI/bge-large-en-v1.5",
@@ -114,7 +115,7 @@ QUALITY_LEAVES = {
 
 @dataclass(frozen=True)
 class UseCase:
-    """A row of the guide's use-case table: models with their role in the row."""
+    """A row of the use-case table: models with their role in the row."""
 
     title: str
     choices: tuple[tuple[str, str], ...]
@@ -123,7 +124,7 @@ class UseCase:
     """Requirement flags the use case makes hard (code search needs a code model...)."""
     aliases: tuple[str, ...] = field(default=())
     section: str = "3.2"
-    """Where the guide gives the row: 3.2 (use cases) or 2.3 (specialized models)."""
+    """The guide section the row comes from: 3.2 (use cases) or 2.3 (specialized models)."""
 
 
 def _row(title: str, primary: str, budget: str, *implies: str, aliases: Sequence[str] = ()
@@ -132,7 +133,7 @@ def _row(title: str, primary: str, budget: str, *implies: str, aliases: Sequence
                    implies, tuple(aliases))
 
 
-# Guide 3.2, then the two rows of 2.3 (specialized models) that 3.2 does not cover.
+# The use-case rows, then two rows for domains only the specialized models cover.
 USE_CASES: tuple[UseCase, ...] = (
     _row("General Q&A", "text-embedding-3-small", "BAAI/bge-large-en-v1.5",
          aliases=("qa", "general")),
@@ -200,7 +201,7 @@ def recommend(
         long_context: documents longer than 512 tokens must be embedded whole.
         cost_sensitive: cost is a primary concern.
         highest_quality: quality matters more than anything else.
-        use_case: a row of the guide's use-case table ("General Q&A", "Code Search",
+        use_case: a row of the use-case table ("General Q&A", "Code Search",
             "legal", ...); its models come first.
         limit: at most this many (None: every model that qualifies).
 
@@ -297,7 +298,7 @@ def _merge(groups: list[list[_Candidate]], required: list[Requirement]) -> list[
 
 def _fallbacks(ranked: list[_Candidate], required: list[Requirement],
                cost_sensitive: bool) -> list[_Candidate]:
-    """General-purpose retrieval models the guide's leaves did not name but that qualify."""
+    """General-purpose retrieval models the tree's leaves did not name but that qualify."""
     taken = {c.spec.name for c in ranked}
     extra = [spec for spec in CATALOG if spec.name not in taken and _meets_all(spec, required)
              and _general_purpose(spec)]

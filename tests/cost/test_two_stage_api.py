@@ -226,12 +226,22 @@ async def test_async_against_the_server(local_index, premium, fake_api, demo_que
 
 
 # ------------------------------------------------------------------ reporting
+def test_reading_stats_writes_nothing_record_stats_writes_one_corpus_record(local_index,
+                                                                            premium, fake_api):
+    retriever = TwoStageRetriever(local_index, premium, policy="never", ledger=None)
+    assert retriever.stats == retriever.stats
+    assert retriever.tracker.events == []
+    recorded = retriever.record_stats()
+    assert [event["kind"] for event in retriever.tracker.events] == ["corpus"]
+    assert recorded == retriever.stats
+
+
 def test_stats_ledger_and_cost_report(local_index, premium, fake_api, demo_queries, demo_docs):
     budget = Budget(max_usd=1.0)
     retriever = TwoStageRetriever(local_index, premium, policy="always", top_n=5,
                                   budget=budget, name="support-search")
     results = [retriever.retrieve(q, k=5) for q in demo_queries[:4]]
-    stats = retriever.stats
+    stats = retriever.record_stats()
 
     paid = {h.text for q in demo_queries[:4] for h in local_index.search(q, k=5)}
     all_texts = [text for _, text in demo_docs]

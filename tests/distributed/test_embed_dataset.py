@@ -123,7 +123,8 @@ def test_rerun_after_a_crash_skips_finished_ids_and_uses_redis(ray_session, redi
 
 def test_another_configuration_cannot_append_to_the_output(ray_session, first_run, work):
     dataset = ray_session.data.from_items(ROWS)
-    with pytest.raises(FingerprintMismatchError, match="fingerprint"):
+    with pytest.raises(FingerprintMismatchError,
+                       match=r"document_prefix '' \(saved\) vs 'passage: '.*fingerprint"):
         embed_dataset(dataset, work / "out1",
                       embedder={"document_prefix": "passage: ", "cache": False})
     with pytest.raises(FingerprintMismatchError, match="document vectors"):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from embedkit import Embedder
-from embedkit.cache import cache_key, decode_vector
+from embedkit.cache import cache_key, decode_vector, encode_vector
 from embedkit.cache_redis import CHUNK, RedisVectorCache
 
 TEXTS = ["Reset a password from Settings > Security.", "Invoices arrive monthly.",
@@ -31,7 +31,7 @@ def test_embedder_chooses_redis_by_url_and_stores_float32_bytes(redis_url, redis
 
     for text, vector in zip(TEXTS, vectors):
         raw = redis_client.get("embedkit:" + _key(emb, text, "document"))
-        assert raw == vector.astype(np.float32).tobytes()
+        assert raw == encode_vector(vector)  # the disk cache's checksummed float32 format
     assert emb.cache.stats()["entries"] == len(TEXTS)
     assert "redis://127.0.0.1" in repr(emb)
 
@@ -48,7 +48,7 @@ def test_same_keys_and_values_as_the_disk_cache(redis_url, redis_client, cache_d
     stored = {k.decode().removeprefix("embedkit:") for k in redis_client.keys("embedkit:*")}
     assert stored == set(from_disk) == set(keys)
     for key in keys:
-        assert redis_client.get("embedkit:" + key) == from_disk[key].tobytes()
+        assert redis_client.get("embedkit:" + key) == encode_vector(from_disk[key])
 
 
 def test_a_second_embedder_sends_nothing_to_the_model(redis_url):

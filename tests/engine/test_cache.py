@@ -119,7 +119,10 @@ def test_values_on_disk_are_raw_float32_bytes(cache_dir):
         raw_mode, value = db.execute("SELECT mode, value FROM Cache WHERE key = ?",
                                      (key,)).fetchone()
     assert raw_mode == 1  # diskcache MODE_RAW: stored as-is, never pickled
-    np.testing.assert_array_equal(np.frombuffer(value, dtype=np.float32), vector)
+    from embedkit.cache_codec import HEADER_BYTES, MAGIC
+
+    assert value.startswith(MAGIC)  # format tag + CRC-32, then the float32 values
+    np.testing.assert_array_equal(np.frombuffer(value[HEADER_BYTES:], dtype="<f4"), vector)
 
 
 def test_cache_disabled_embeds_every_time(tmp_path):

@@ -142,12 +142,16 @@ def test_save_load_round_trip_returns_identical_results(index, tmp_path, cache_d
     assert loaded.tokenizer == index.tokenizer
 
 
-def test_saving_again_replaces_the_previous_version(index, tmp_path, cache_dir):
+def test_saving_again_keeps_only_the_current_and_the_previous_version(index, tmp_path,
+                                                                       cache_dir):
+    # The previous version stays for readers that opened it just before the flip.
+    index.save(tmp_path / "idx")
+    first = {p.name for p in (tmp_path / "idx").iterdir() if p.name.startswith("v-")}
     index.save(tmp_path / "idx")
     index.delete(["billing"])
     index.save(tmp_path / "idx")
-    versions = [p for p in (tmp_path / "idx").iterdir() if p.name.startswith("v-")]
-    assert len(versions) == 1
+    versions = {p.name for p in (tmp_path / "idx").iterdir() if p.name.startswith("v-")}
+    assert len(versions) == 2 and not versions & first
     loaded = HybridIndex.load(tmp_path / "idx", Embedder(cache_dir=cache_dir, glossary=GLOSSARY))
     assert len(loaded) == len(DOCS) - 1
 

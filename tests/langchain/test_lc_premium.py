@@ -14,6 +14,7 @@ import pytest
 from lc_corpus import KEYWORD_QUERY, PARAPHRASE_QUERY
 
 from embedkit import Budget
+from embedkit.atomic_dir import current_version
 from embedkit.retrieval.two_stage import BudgetWarning
 from tests.fakeapi import expected_vector
 
@@ -153,7 +154,8 @@ def test_premium_is_not_saved_and_is_passed_at_load(support_docs, lc_embeddings,
 
     build(support_docs, lc_embeddings, premium=premium, premium_policy="always").save(
         tmp_path / "saved")
-    assert "premium" not in (tmp_path / "saved" / "langchain_retriever.json").read_text()
+    manifest = (current_version(tmp_path / "saved") / "manifest.json").read_text()
+    assert "premium" not in manifest
     plain = EmbedKitHybridRetriever.load(tmp_path / "saved", lc_embeddings)
     assert plain.two_stage is None
     fake_api.reset()

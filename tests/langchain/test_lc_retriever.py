@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from embedkit import FingerprintMismatchError
+from embedkit.atomic_dir import current_version
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
@@ -52,20 +53,24 @@ def test_k_at_invoke_overrides_and_small_corpora_return_fewer(support_docs, lc_e
         retriever.invoke("printer error", k=0)
 
 
-def test_duplicates_by_id_or_content_are_indexed_once(lc_embeddings):
+def test_duplicates_by_id_or_by_text_and_metadata_are_indexed_once(lc_embeddings):
     docs = [
         Document("Error E1147 means the tray sensor is unplugged.", id="a"),
         Document("A different text under the same id.", id="a"),
-        Document("Invoices are emailed monthly."),
-        Document("Invoices are emailed monthly.", metadata={"copy": 2}),
+        Document("Invoices are emailed monthly.", metadata={"source": "a.md"}),
+        Document("Invoices are emailed monthly.", metadata={"source": "a.md"}),
+        Document("Invoices are emailed monthly.", metadata={"source": "b.md"}),
         Document("The office is closed on weekends."),
     ]
     retriever = EmbedKitHybridRetriever.from_documents(docs, embeddings=lc_embeddings, k=10)
-    assert len(retriever.index) == 3
+    assert len(retriever.index) == 4
     found = retriever.invoke("invoices emailed")
-    assert len(found) == 3 and len(set(_ids(found))) == 3
-    assert sum(d.page_content == "Invoices are emailed monthly." for d in found) == 1
+    assert len(found) == 4 and len(set(_ids(found))) == 4
+    copies = [d for d in found if d.page_content == "Invoices are emailed monthly."]
+    assert sorted(d.metadata["source"] for d in copies) == ["a.md", "b.md"]
     assert next(d for d in found if d.id == "a").page_content.startswith("Error E1147")
+    (only_b,) = retriever.invoke("invoices emailed", filter={"source": "b.md"})
+    assert only_b.metadata["source"] == "b.md"
 
 
 def test_metadata_filter_at_construction_and_at_invoke(support_docs, lc_embeddings):
@@ -136,36 +141,6 @@ def test_any_vectorstore_can_supply_the_dense_side(support_docs, lc_embeddings):
     assert found[0].metadata["dense_score"] == pytest.approx(similarity, abs=1e-6)
 
 
-class _CosineDistanceStore(InMemoryVectorStore):
-    """Like Chroma or FAISS without a relevance function: scores are distances (lower is
-    better), results still best first."""
-
-    def similarity_search_with_score(self, query: str, k: int = 4, **kwargs: Any):
-        return [(doc, 1.0 - score) for doc, score in super().similarity_search_with_score(
-            query, k=k, **kwargs)]
-
-    async def asimilarity_search_with_score(self, query: str, k: int = 4, **kwargs: Any):
-        return self.similarity_search_with_score(query, k=k, **kwargs)
-
-
-@pytest.mark.parametrize("fusion", ["weighted", "rrf"])
-async def test_a_store_that_returns_distances_ranks_like_one_that_returns_similarities(
-        support_docs, lc_embeddings, fusion):
-    similar = InMemoryVectorStore.from_documents(support_docs, lc_embeddings)
-    distant = _CosineDistanceStore.from_documents(support_docs, lc_embeddings)
-    query = "printer lost its connection"
-    assert distant.similarity_search_with_score(query, k=2)[0][1] < \
-        distant.similarity_search_with_score(query, k=2)[1][1]
-    expected = EmbedKitHybridRetriever.from_documents(
-        support_docs, vectorstore=similar, k=5, fusion=fusion).invoke(query)
-    retriever = EmbedKitHybridRetriever.from_documents(
-        support_docs, vectorstore=distant, k=5, fusion=fusion)
-    for found in (retriever.invoke(query), await retriever.ainvoke(query)):
-        assert _ids(found) == _ids(expected)
-        assert [d.metadata["dense_rank"] for d in found] == \
-            [d.metadata["dense_rank"] for d in expected]
-
-
 async def test_async_matches_sync_in_both_modes(support_docs, lc_embeddings):
     own = EmbedKitHybridRetriever.from_documents(support_docs, embeddings=lc_embeddings, k=3)
     store = await InMemoryVectorStore.afrom_documents(support_docs, lc_embeddings)
@@ -189,7 +164,9 @@ def test_save_and_load_without_pickle(support_docs, lc_embeddings, tmp_path):
     assert files and not [p for p in files if p.suffix in {".pkl", ".pickle", ".joblib"}]
     for path in files:
         assert not path.read_bytes().startswith(b"\x80")  # no pickle protocol header
-    settings = json.loads((tmp_path / "saved" / "langchain_retriever.json").read_text())
+    # One atomic save: the retriever's settings live in the index's own manifest.
+    manifest = json.loads((current_version(tmp_path / "saved") / "manifest.json").read_text())
+    settings = manifest["extra"]["langchain_retriever"]
     assert settings["k"] == 2 and settings["filter"] == {"topic": "printer"}
 
     loaded = EmbedKitHybridRetriever.load(tmp_path / "saved", EmbedKitEmbeddings(cache=False))

@@ -27,7 +27,8 @@ def test_wheel_contains_three_packages_with_type_markers(tmp_path):
         assert f"Provides-Extra: {extra}" in text
     core = [line for line in text.splitlines()
             if line.startswith("Requires-Dist:") and "extra ==" not in line]
-    assert sorted(line.split()[1].split(">")[0] for line in core) == ["diskcache", "numpy"]
+    assert sorted(line.split()[1].split(">")[0] for line in core) == ["diskcache", "filelock",
+                                                                     "numpy"]
 
 
 def test_importing_embedkit_loads_no_heavy_backend():

@@ -197,7 +197,7 @@ def test_index_mismatch_names_the_backend(tmp_path, monkeypatch):
     index = HybridIndex(Embedder(str(model), backend="torch", cache=False))
     index.add(["reset the password", "billing invoice"])
     index.save(tmp_path / "index")
-    with pytest.raises(FingerprintMismatchError, match="backend: torch vs onnx-int8"):
+    with pytest.raises(FingerprintMismatchError, match=r"backend 'torch' \(saved\) vs 'onnx-int8'"):
         HybridIndex.load(tmp_path / "index",
                          Embedder(str(model), backend="onnx-int8", cache=False))
 

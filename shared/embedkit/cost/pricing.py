@@ -1,4 +1,4 @@
-"""What embedding costs: estimates for any catalog model, the guide's cost table, call estimates.
+"""What embedding costs: estimates for any catalog model, a cost table, call estimates.
 
 Prices are the catalog's (US dollars per 1M input tokens). Local models cost $0 plus your
 compute; Google's ``text-embedding-004`` is priced by usage, so its cost is unknown and said to
@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
+from ..arguments import check_int
 from ..catalog import CATALOG, ModelSpec, find_spec, get_spec
 
 GUIDE_SCENARIOS: tuple[tuple[int, int], ...] = ((10_000, 500), (1_000_000, 500))
-"""The guide's cost comparison (section 7): 10K documents and 1M documents of 500 tokens."""
+"""The default cost-table scenarios: 10K documents and 1M documents of 500 tokens each
+(the embedding guide's cost comparison, docs/guide-reference.md section 7)."""
 
 LOCAL_COST = "$0 + compute"
 UNKNOWN_COST = "unknown (usage-based pricing)"
@@ -73,16 +75,15 @@ def estimate_cost(model: str | ModelSpec, docs: int, avg_tokens: int) -> CostEst
         '$0.65'
     """
     for name, value in (("docs", docs), ("avg_tokens", avg_tokens)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    spec = model if isinstance(model, ModelSpec) else _spec_for(model)
+        check_int(name, value, minimum=0)
+    spec = model if isinstance(model, ModelSpec) else _priced_spec(model)
     tokens = docs * avg_tokens
     dollars = dollars_for(tokens, spec.price_per_million)
     return CostEstimate(spec.model_string, spec.provider, docs, avg_tokens, tokens,
                         spec.price_per_million, None if dollars is None else float(dollars))
 
 
-def _spec_for(model: str) -> ModelSpec:
+def _priced_spec(model: str) -> ModelSpec:
     from ..providers.resolve import parse_model_string
 
     spec = find_spec(model)  # the catalog knows voyage:, google:, aws: models too
@@ -110,13 +111,13 @@ class CostRow:
 
 def cost_table(models: Iterable[str | ModelSpec] | None = None,
                scenarios: Sequence[tuple[int, int]] = GUIDE_SCENARIOS) -> list[CostRow]:
-    """The guide's cost comparison for every catalog model (or the ones given).
+    """Dollars to embed each scenario's documents once, for every catalog model (or the ones given).
 
     Args:
         models: model names or specs; default every catalogued model.
         scenarios: ``(documents, avg_tokens)`` pairs; default 10K and 1M documents of 500 tokens.
     """
-    specs = [m if isinstance(m, ModelSpec) else _spec_for(m) for m in models] if models \
+    specs = [m if isinstance(m, ModelSpec) else _priced_spec(m) for m in models] if models \
         else list(CATALOG)
     return [CostRow(spec, tuple(estimate_cost(spec, docs, tokens) for docs, tokens in scenarios))
             for spec in specs]

@@ -2,7 +2,7 @@
 
 ```python
 from embedkit.evaluate import evaluate_run, load_beir
-data = load_beir("../shared/data/msmarco-5k")
+data = load_beir("beir/msmarco")
 # run: {qid: [doc_id, ...]} best first, or {qid: {doc_id: score}}
 result = evaluate_run(run, data.qrels)
 result.mean["ndcg@10"]; result.per_query; result.skipped

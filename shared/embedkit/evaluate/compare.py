@@ -2,7 +2,7 @@
 
 ```python
 from embedkit.evaluate import compare, load_beir
-data = load_beir("../shared/data/msmarco-5k")
+data = load_beir("beir/msmarco")
 table = compare(data, models=[None, "BAAI/bge-small-en-v1.5"],
                 modes=["dense", "bm25", "hybrid"], glossary="glossary.json")
 for run in table.runs:
@@ -221,7 +221,7 @@ def compare(
 
     Args:
         dataset: corpus, queries and judgments (`load_beir`, `load_simple_json`, ...). When it
-            has per-query ``candidates`` (the guide's ``all_docs``), each query ranks only its
+            has per-query ``candidates`` (the simple list's ``all_docs``), each query ranks only its
             own pool.
         models: model strings for `Embedder` (None: the bundled model).
         modes: see the module docstring; ``"hybrid"`` expands to the three hybrids.

@@ -1,4 +1,4 @@
-"""Retrieval test sets (corpus, queries, graded judgments) from BEIR folders or the guide's list.
+"""Retrieval test sets (corpus, queries, graded judgments) from BEIR folders or a simple list.
 
 Two input formats:
 
@@ -7,7 +7,8 @@ Two input formats:
   (some published subsets drop it, and then the first line is a real judgment that a loader
   skipping line 1 unconditionally would lose); a header is recognised by its non-integer
   score column. TREC-style four-column qrels (``qid iter docid grade``) are read too.
-- The guide's list ``[{"query": ..., "relevant_docs": [texts], "all_docs": [texts]}]``, where
+- A list ``[{"query": ..., "relevant_docs": [texts], "all_docs": [texts]}]`` (the embedding
+  guide's format, docs/guide-reference.md, "Evaluation list format"), where
   documents are given as texts. Identical texts become one document with an id derived from the
   text's hash, so ids stay the same from one run to the next and across items.
 
@@ -33,7 +34,7 @@ class RetrievalDataset:
     """What an evaluation needs: documents, queries and who judged what relevant.
 
     ``candidates`` is set only when each query has its own pool of documents to rank (the
-    guide's ``all_docs``); ``None`` means every query is ranked against the whole corpus.
+    list's ``all_docs``); ``None`` means every query is ranked against the whole corpus.
     """
 
     corpus: dict[str, str]
@@ -197,11 +198,11 @@ def _parse_grade(text: str) -> int | None:
     return int(value) if value.is_integer() else None
 
 
-# ---------------------------------------------------------------- the guide's simple list
+# ---------------------------------------------------------------- the simple list
 def from_simple_list(items: Sequence[Mapping[str, Any]]) -> RetrievalDataset:
     """Build a dataset from ``[{"query", "relevant_docs", "all_docs"?}, ...]`` (texts).
 
-    ``all_docs`` defaults to ``relevant_docs``, as in the guide. Relevant documents get grade 1,
+    ``all_docs`` defaults to ``relevant_docs``. Relevant documents get grade 1,
     the other candidates grade 0. Each query ranks only its own ``all_docs`` (``candidates``).
     """
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
@@ -210,7 +211,7 @@ def from_simple_list(items: Sequence[Mapping[str, Any]]) -> RetrievalDataset:
 
 
 def load_simple_json(path: PathLike) -> RetrievalDataset:
-    """Read the guide's list from ``.json`` (a JSON array) or ``.jsonl`` (one item a line)."""
+    """Read the simple list from ``.json`` (a JSON array) or ``.jsonl`` (one item a line)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")

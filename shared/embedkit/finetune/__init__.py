@@ -1,11 +1,11 @@
-"""Fine-tune an embedding model on your own documents (guide section 4).
+"""Fine-tune an embedding model on your own documents: generated pairs, mined negatives, training.
 
 ```python
 from embedkit.finetune import generate_pairs, mine_hard_negatives, finetune, write_pairs
 pairs = generate_pairs(documents, llm)                  # any LLM: function, LangChain, LlamaIndex
 pairs = mine_hard_negatives(pairs, documents)           # similar but not the answer
 write_pairs(pairs, "pairs.jsonl")
-result = finetune(None, pairs, "my-model", loss="matryoshka", eval="../shared/data/msmarco-5k")
+result = finetune(None, pairs, "my-model", loss="matryoshka", eval="beir/msmarco")
 print(result.report())                                  # nDCG@10 before/after, per dimension
 Embedder(result.model_string)                           # same prefixes as the base model
 ```

@@ -14,6 +14,7 @@ from typing import Union
 import numpy as np
 
 from ..embedder import Embedder
+from ..vectors import cut_dimensions
 from ..evaluate import EvalResult, RetrievalDataset, evaluate_run, load_beir, load_simple_json
 
 EVAL_METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100")
@@ -23,7 +24,8 @@ EvalSource = Union[RetrievalDataset, str, Path]
 
 
 def load_eval_set(source: EvalSource, split: str = "test") -> RetrievalDataset:
-    """A RetrievalDataset as is; a folder as BEIR; a file as the guide's JSON/JSONL list."""
+    """A RetrievalDataset as is; a folder as BEIR; a file as a JSON/JSONL list of
+    ``{query, relevant_docs, all_docs}``."""
     if isinstance(source, RetrievalDataset):
         return source
     path = Path(source).expanduser()
@@ -31,8 +33,8 @@ def load_eval_set(source: EvalSource, split: str = "test") -> RetrievalDataset:
         return load_beir(path, split=split)
     if path.is_file():
         return load_simple_json(path)
-    raise FileNotFoundError(f"evaluation set not found: {path} (expected a BEIR folder or the "
-                            "guide's JSON list of {query, relevant_docs, all_docs})")
+    raise FileNotFoundError(f"evaluation set not found: {path} (expected a BEIR folder or a "
+                            "JSON list of {query, relevant_docs, all_docs})")
 
 
 def evaluate_embedder(embedder: Embedder, dataset: RetrievalDataset, *,
@@ -62,12 +64,10 @@ def evaluate_embedder(embedder: Embedder, dataset: RetrievalDataset, *,
 
 
 def truncate(vectors: np.ndarray, dimension: int) -> np.ndarray:
-    """The first ``dimension`` values of each row, L2-normalized again."""
+    """The first ``dimension`` values of each row, L2-normalized again (as the `Embedder` does)."""
     if dimension >= vectors.shape[1]:
         return vectors
-    cut = vectors[:, :dimension]
-    norms = np.linalg.norm(cut, axis=1, keepdims=True)
-    return (cut / np.where(norms == 0, 1, norms)).astype(np.float32)
+    return cut_dimensions(vectors, dimension, normalize=True)
 
 
 def _dense_run(query_vectors: np.ndarray, doc_vectors: np.ndarray, query_ids: list[str],

@@ -1,10 +1,10 @@
 """Query/document pairs from the user's documents: ask an LLM which questions each one answers.
 
-The prompt is the guide's. Replies are cleaned line by line: numbering and bullets stripped,
-header lines ("Here are 3 questions:") dropped, empty and overlong questions dropped, and
-questions deduplicated after normalization (case, punctuation, spacing) across ALL documents:
-a question two documents both "answer" is an ambiguous training signal, so only its first
-document keeps it.
+The prompt is the embedding guide's (docs/guide-reference.md section 4). Replies are cleaned
+line by line: numbering and bullets stripped, header lines ("Here are 3 questions:") dropped,
+empty and overlong questions dropped, and questions deduplicated after normalization (case,
+punctuation, spacing) across ALL documents: a question two documents both "answer" is an
+ambiguous training signal, so only its first document keeps it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from ..progress import progress
 from .llm import as_text_llm
-from .pairs import TrainingPair
+from .pairs import TrainingPair, check_documents
 
 QUESTION_PROMPT = textwrap.dedent("""\
     Generate {n} natural questions that this document answers.
@@ -28,7 +28,7 @@ QUESTION_PROMPT = textwrap.dedent("""\
     Questions (one per line):
     """)
 
-DEFAULT_MAX_DOCUMENT_CHARS = 2000   # the guide sends the first 2,000 characters
+DEFAULT_MAX_DOCUMENT_CHARS = 2000   # the start of a document; enough for its main questions
 DEFAULT_MAX_QUESTION_CHARS = 300
 
 # "1.", "2)", "(3)", "Q4:", "Question 5 -", "-", "*", "•" at the start of a line.
@@ -101,7 +101,7 @@ def generate_pairs(
         >>> pairs[0].query
         'How to reset?'
     """
-    _check_documents(documents)
+    check_documents(documents)
     if n_questions < 1:
         raise ValueError(f"n_questions must be >= 1, got {n_questions}")
     ask = as_text_llm(llm)
@@ -125,12 +125,3 @@ def generate_pairs(
             pairs.append(TrainingPair(question, document))
             kept += 1
     return pairs
-
-
-def _check_documents(documents: Sequence[str]) -> None:
-    if isinstance(documents, (str, bytes)):
-        raise TypeError("documents must be a list of strings, got a single string")
-    for index, document in enumerate(documents):
-        if not isinstance(document, str) or not document.strip():
-            raise ValueError(f"document at index {index} must be a non-empty string, "
-                             f"got {document!r:.60}")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..embedder import Embedder
-from .pairs import TrainingPair, as_pairs
+from .pairs import TrainingPair, as_pairs, check_documents
 
 logger = logging.getLogger("embedkit.finetune")
 
@@ -116,12 +116,7 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 def _candidate_pool(pairs: list[TrainingPair], documents: Sequence[str] | None) -> list[str]:
     if documents is None:
         return list(dict.fromkeys(pair.positive for pair in pairs))
-    if isinstance(documents, (str, bytes)):
-        raise TypeError("documents must be a list of strings, got a single string")
-    for index, document in enumerate(documents):
-        if not isinstance(document, str) or not document.strip():
-            raise ValueError(f"document at index {index} must be a non-empty string, "
-                             f"got {document!r:.60}")
+    check_documents(documents)
     return list(dict.fromkeys(documents))
 
 

@@ -4,8 +4,8 @@
   other document in the batch (in-batch negatives) and above its mined hard negatives, if any.
   Batches come from the no-duplicates sampler: a text repeated inside a batch would be a false
   in-batch negative for its own query.
-- ``"contrastive"``: CoSENTLoss on labelled pairs, (query, positive, 1.0) and
-  (query, negative, 0.0). Chosen over the guide's CosineSimilarityLoss and over
+- ``"contrastive"``: CoSENTLoss on labelled pairs, (query, positive, 1.0) and (query, negative,
+  0.0). Chosen over CosineSimilarityLoss (the embedding guide's choice) and over
   (Online)ContrastiveLoss because it only asks that positive pairs score above negative pairs;
   it sets no absolute target (cosine 1 for positives, 0 or a margin for negatives), which for
   short queries against long passages would bend the pretrained geometry, and it has no margin

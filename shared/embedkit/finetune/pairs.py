@@ -1,10 +1,11 @@
 """Training pairs: a query, the document that answers it, optional hard negatives; JSONL I/O.
 
-One JSON object per line, the guide's format plus a list for several negatives::
+One JSON object per line (the embedding guide's format, docs/guide-reference.md section 4),
+plus a list for several negatives::
 
     {"query": "how do I reset my password", "positive": "To reset ...", "negatives": ["..."]}
 
-``"negative": "..."`` (one string, as in the guide) is read too. Every error names the file
+``"negative": "..."`` (one string) is read too. Every error names the file
 and line.
 """
 
@@ -65,7 +66,8 @@ class TrainingPair:
 
 
 def as_pairs(items: Iterable[TrainingPair | Mapping[str, Any]]) -> list[TrainingPair]:
-    """TrainingPair objects or guide-style dicts, checked, as a list; errors name the index."""
+    """TrainingPair objects or ``{"query", "positive", "negative(s)"}`` dicts, checked, as a list;
+    errors name the index."""
     if isinstance(items, (str, bytes, Mapping)):
         raise TypeError("expected a list of pairs (TrainingPair or dicts), "
                         f"got a single {type(items).__name__}")
@@ -105,6 +107,16 @@ def read_pairs(path: PathLike) -> list[TrainingPair]:
                 continue
             pairs.append(_parse_line(line, path, number))
     return pairs
+
+
+def check_documents(documents: Sequence[str]) -> None:
+    """Raise unless ``documents`` is a list of non-empty strings, naming the first bad index."""
+    if isinstance(documents, (str, bytes)):
+        raise TypeError("documents must be a list of strings, got a single string")
+    for index, document in enumerate(documents):
+        if not isinstance(document, str) or not document.strip():
+            raise ValueError(f"document at index {index} must be a non-empty string, "
+                             f"got {document!r:.60}")
 
 
 def _parse_line(line: str, path: Path, number: int) -> TrainingPair:

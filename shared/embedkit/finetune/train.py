@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from ..arguments import check_positive_int
 from ..extras import require
 from ..embedder import Embedder
 from ..evaluate import EvalResult
@@ -114,7 +115,8 @@ def finetune(
         batch_size: pairs per step; MNRL's in-batch negatives grow with it.
         learning_rate, warmup_ratio: optimizer schedule (AdamW, linear decay after warmup).
         max_steps: stop after this many steps (a quick run or a test).
-        eval: held-out set (a RetrievalDataset, a BEIR folder or the guide's JSON list),
+        eval: held-out set (a RetrievalDataset, a BEIR folder or a JSON list of
+            ``{query, relevant_docs, all_docs}``),
             evaluated before and after training at each trained vector size.
         eval_metrics: metrics for ``eval``.
         save_checkpoints: write resumable checkpoints (model + optimizer state) to
@@ -128,7 +130,7 @@ def finetune(
 
     Example:
         >>> result = finetune(None, "pairs.jsonl", "my-model", loss="matryoshka",
-        ...                   eval="../shared/data/msmarco-5k")  # doctest: +SKIP
+        ...                   eval="beir/msmarco")  # doctest: +SKIP
         >>> print(result.report())  # doctest: +SKIP
         >>> Embedder(result.model_string, dimensions=128)  # doctest: +SKIP
     """
@@ -274,8 +276,5 @@ def _check_arguments(loss: str, epochs: float, batch_size: int, max_steps: int |
         raise ValueError(f"warmup_ratio is a fraction of the steps in [0, 1), got {warmup_ratio!r}")
     if max_steps is None and not epochs > 0:
         raise ValueError(f"epochs must be > 0, got {epochs!r}")
-    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
-                                  or max_steps < 1):
-        raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
-    if isinstance(save_steps, bool) or not isinstance(save_steps, int) or save_steps < 1:
-        raise ValueError(f"save_steps must be a positive int, got {save_steps!r}")
+    check_positive_int("max_steps", max_steps, optional=True)
+    check_positive_int("save_steps", save_steps)

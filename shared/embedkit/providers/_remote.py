@@ -27,7 +27,8 @@ from ..errors import MissingAPIKeyError
 from .retry import APIError, Failure, RetryPolicy, call_with_retries
 from ..roles import Role
 from .base import ProviderBatch
-from .tokens import Tokenizer
+from .tokens import TokenCounter
+from ..vectors import batch_problem
 
 logger = logging.getLogger("embedkit.providers")
 
@@ -204,18 +205,10 @@ def pack(sizes: list[tuple[int, int]], max_items: int, max_tokens: int | None) -
 def check_vectors(vectors: np.ndarray, *, expected: int, dimension: int, label: str,
                   attempts: int) -> np.ndarray:
     """The batch as (expected, dimension) finite float32, or an APIError saying what is wrong."""
-    def bad(problem: str) -> APIError:
-        return APIError(f"{label} {problem}; nothing from this batch was cached",
-                        status=None, retryable=False, attempts=attempts)
-
-    if vectors.ndim != 2 or vectors.shape[0] != expected:
-        got = vectors.shape[0] if vectors.ndim else 0
-        raise bad(f"returned {got} vectors for {expected} texts")
-    if vectors.shape[1] != dimension:
-        raise bad(f"returned vectors of dimension {vectors.shape[1]}, expected {dimension}")
-    if not np.isfinite(vectors).all():
-        rows = sorted({int(i) for i in np.argwhere(~np.isfinite(vectors))[:, 0]})
-        raise bad(f"returned NaN or infinite values (batch positions {rows[:10]})")
+    problem = batch_problem(vectors, expected=expected, dimension=dimension)
+    if problem:
+        raise APIError(f"{label} {problem}; nothing from this batch was cached",
+                       status=None, retryable=False, attempts=attempts)
     return vectors
 
 
@@ -245,7 +238,7 @@ class RemoteProvider:
     max_tokens_per_request: int | None = None
 
     def __init__(self, *, api_key: str | None, base_url: str | None, timeout: float,
-                 retry: RetryPolicy | None, key_required: bool, tokenizer: Tokenizer) -> None:
+                 retry: RetryPolicy | None, key_required: bool, tokenizer: TokenCounter) -> None:
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
         self.base_url = base_url

@@ -8,14 +8,16 @@ from typing import Any, Literal
 import numpy as np
 
 from ..extras import require
-from ..catalog import ModelSpec, find_spec
+from ..catalog import provider_spec
+from ..dimensions import requested_dimensions
 from .retry import Failure, RetryPolicy
 from ..roles import Role
 from ._remote import (
     RemoteProvider, parse_retry_after, shared_ssl_context, stack_rows, status_failure,
 )
 from .base import ProviderBatch
-from .tokens import tokenizer_for
+from .registry import API_KEY_ENV_VARS
+from .tokens import token_counter_for
 
 InputType = Literal["search_document", "search_query", "classification", "clustering"]
 Truncate = Literal["NONE", "START", "END"]
@@ -24,15 +26,8 @@ MAX_TEXTS_PER_REQUEST = 96
 INPUT_TYPES: tuple[str, ...] = ("search_document", "search_query", "classification", "clustering")
 ROLE_INPUT_TYPES: dict[str, str] = {"document": "search_document", "query": "search_query"}
 
-# Cohere models the guide's catalog does not list: (native size, max tokens, output_dimension
-# choices). Only embed-v4 and newer accept output_dimension.
-EXTRA_MODELS: dict[str, tuple[int, int, tuple[int, ...]]] = {
-    "embed-english-light-v3.0": (384, 512, ()),
-    "embed-multilingual-light-v3.0": (384, 512, ()),
-    "embed-v4.0": (1536, 128_000, (1536, 1024, 512, 256)),
-}
 _HINTS = {
-    401: "Check the key passed as api_key= or set in COHERE_API_KEY",
+    401: f"Check the key passed as api_key= or set in {API_KEY_ENV_VARS['cohere']}",
     404: "Check the model name",
 }
 
@@ -59,7 +54,7 @@ class CohereProvider(RemoteProvider):
     """
 
     name = "cohere"
-    env_var = "COHERE_API_KEY"
+    env_var = API_KEY_ENV_VARS["cohere"]
     max_tokens_per_request = None
 
     def __init__(self, model: str = "embed-english-v3.0", *, dimensions: int | None = None,
@@ -79,8 +74,13 @@ class CohereProvider(RemoteProvider):
         # Import the SDK's client classes now, not inside the first (timed) request.
         require("cohere", extra="cohere").AsyncClientV2  # noqa: B018
         self.model = model
-        native, self.max_tokens, choices = _model_facts(model)
-        self.output_dimension = _output_dimension(model, native, choices, dimensions)
+        self.spec = provider_spec("cohere", model)
+        native = self.spec.dimensions if self.spec else None
+        self.max_tokens = self.spec.max_tokens if self.spec else None
+        self.output_dimension = requested_dimensions(
+            dimensions, native=native, label=f"cohere:{model}",
+            sizes=self.spec.dimension_options if self.spec else None,
+            unsupported=" (output_dimension is available for embed-v4.0 and newer)")
         self.dimension = self.output_dimension or native or 0
         if not self.dimension:
             raise ValueError(f"cohere:{model} is not a model embedkit knows; pass dimensions= "
@@ -91,7 +91,7 @@ class CohereProvider(RemoteProvider):
         # Cohere's tokenizer is not public offline; cl100k counts are close for English and
         # are used only for estimates (the service reports billed tokens itself).
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, retry=retry,
-                         key_required=True, tokenizer=tokenizer_for(model))
+                         key_required=True, tokenizer=token_counter_for(model))
 
     def identity(self) -> dict[str, object]:
         return {"provider": "cohere", "model": self.model,
@@ -149,30 +149,6 @@ class CohereProvider(RemoteProvider):
         if isinstance(exc, ValueError):
             return Failure(False, f"returned an unusable response ({exc})", 200)
         return None
-
-
-def _model_facts(model: str) -> tuple[int | None, int | None, tuple[int, ...]]:
-    if model in EXTRA_MODELS:
-        return EXTRA_MODELS[model]
-    spec: ModelSpec | None = find_spec(f"cohere:{model}")
-    if spec is not None and spec.provider == "cohere":
-        return spec.dimensions, spec.max_tokens, ()
-    return None, None, ()
-
-
-def _output_dimension(model: str, native: int | None, choices: tuple[int, ...],
-                      dimensions: int | None) -> int | None:
-    if dimensions is None or dimensions == native:
-        return None
-    if native is None:
-        return dimensions  # a model we do not know: trust the caller, the server decides
-    if not choices:
-        raise ValueError(f"cohere:{model} does not support dimensions= (output_dimension is "
-                         "available for embed-v4.0 and newer)")
-    if dimensions not in choices:
-        raise ValueError(f"dimensions={dimensions} is not offered by cohere:{model}; "
-                         f"choose one of {', '.join(map(str, choices))}")
-    return dimensions
 
 
 def _float32(encoded: str) -> np.ndarray:

@@ -1,4 +1,12 @@
-"""Local sentence-transformers models, with the bundled all-MiniLM-L6-v2 resolved offline."""
+"""Local sentence-transformers models, with the bundled all-MiniLM-L6-v2 resolved offline.
+
+Loaded models are shared by every `LocalProvider` of the process, keyed by model, device and
+the state (size, mtime, ctime, inode) of the folder's config and weight files: re-training or
+re-saving a model into the same folder makes the next `Embedder` load it afresh. `forget_model`
+drops loaded copies explicitly (to free memory, or after an edit those stats cannot see).
+One lock per loaded model serializes its tokenizer and encoder: a Hugging Face fast tokenizer
+is reconfigured on every call and is not safe to share between threads.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +32,8 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
 _CONFIG_FILES = ("modules.json", "config.json", "sentence_bert_config.json",
                  "1_Pooling/config.json", "tokenizer.json", "vocab.txt")
 
-_loaded: dict[tuple[str, str | None, bool], Any] = {}
+_LoadKey = tuple[str, str | None, bool, tuple[tuple[str, int, int, int, int], ...]]
+_loaded: dict[_LoadKey, tuple[Path | None, Any, threading.RLock]] = {}
 _load_lock = threading.Lock()
 
 
@@ -60,10 +69,10 @@ class LocalProvider(ThreadedAsyncMixin):
                  trust_remote_code: bool | None = None, backend: str | None = None,
                  onnx_threads: int | None = None) -> None:
         self.requested = model
-        self.spec: ModelSpec | None = _spec_for(model)
+        self.spec: ModelSpec | None = _local_catalog_spec(model)
         remote_code = self.spec.trust_remote_code if trust_remote_code is None and self.spec \
             else bool(trust_remote_code)
-        self.path, self.model_st = _load(model, device, remote_code)
+        self.path, self.model_st, self._model_lock = _load(model, device, remote_code)
         self.model = self.spec.name if self.spec else model
         self.dimension = _embedding_dimension(self.model_st)
         self.max_tokens = int(self.model_st.max_seq_length) if self.model_st.max_seq_length else None
@@ -103,8 +112,9 @@ class LocalProvider(ThreadedAsyncMixin):
         if self._onnx is not None:
             return self._onnx.count_tokens(texts)
         tokenizer = self.model_st.tokenizer
-        encoded = tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False,
-                            return_attention_mask=False, return_token_type_ids=False)
+        with self._model_lock:
+            encoded = tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False,
+                                return_attention_mask=False, return_token_type_ids=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def split_batches(self, texts: list[str], batch_size: int) -> list[list[int]]:
@@ -117,9 +127,10 @@ class LocalProvider(ThreadedAsyncMixin):
             return ProviderBatch(self._onnx.encode([prefix + t for t in texts]), tokens=0)
         # prompt="" (not None) also keeps sentence-transformers from adding a default prompt:
         # the Embedder has already decided the prefix.
-        vectors = self.model_st.encode(texts, prompt=prefix, batch_size=len(texts),
-                                       convert_to_numpy=True, normalize_embeddings=False,
-                                       show_progress_bar=False)
+        with self._model_lock:
+            vectors = self.model_st.encode(texts, prompt=prefix, batch_size=len(texts),
+                                           convert_to_numpy=True, normalize_embeddings=False,
+                                           show_progress_bar=False)
         return ProviderBatch(np.asarray(vectors, dtype=np.float32), tokens=0)
 
     def __repr__(self) -> str:
@@ -127,7 +138,7 @@ class LocalProvider(ThreadedAsyncMixin):
                 f"backend={self.backend!r})")
 
 
-def _spec_for(model: str) -> ModelSpec | None:
+def _local_catalog_spec(model: str) -> ModelSpec | None:
     spec = find_spec(model)
     if spec is None and ("/" in model or os.sep in model):
         # A downloaded copy of a catalog model keeps its folder name: use its prefixes.
@@ -135,12 +146,51 @@ def _spec_for(model: str) -> ModelSpec | None:
     return spec if spec is None or spec.is_local else None
 
 
-def _load(model: str, device: str | None, trust_remote_code: bool) -> tuple[Path | None, Any]:
-    key = (model, device, trust_remote_code)
+def forget_model(model: str | Path | None = None) -> int:
+    """Drop loaded copies of ``model`` (an id or folder; None: every model); returns how many.
+
+    The next `Embedder` for it loads it from disk again. Not needed after re-training into the
+    same folder (rewritten files are noticed by their stats); useful to free memory.
+    """
+    with _load_lock:
+        stale = [key for key in _loaded if model is None or _same_model(key[0], model)]
+        for key in stale:
+            del _loaded[key]
+    return len(stale)
+
+
+def _same_model(loaded: str, model: str | Path) -> bool:
+    if loaded == str(model):
+        return True
+    try:
+        return Path(loaded).expanduser().resolve() == Path(model).expanduser().resolve()
+    except (OSError, ValueError):
+        return False
+
+
+def _load(model: str, device: str | None,
+          trust_remote_code: bool) -> tuple[Path | None, Any, threading.RLock]:
+    key = (model, device, trust_remote_code, _folder_state(model))
     with _load_lock:
         if key not in _loaded:
-            _loaded[key] = _load_uncached(model, device, trust_remote_code)
+            path, loaded = _load_uncached(model, device, trust_remote_code)
+            for older in [k for k in _loaded if k[:3] == key[:3]]:
+                del _loaded[older]  # an older state of the same folder: never served again
+            _loaded[key] = (path, loaded, threading.RLock())
         return _loaded[key]
+
+
+def _folder_state(model: str) -> tuple[tuple[str, int, int, int, int], ...]:
+    """(name, size, mtime, ctime, inode) of each config and weight file of a model folder."""
+    state = []
+    for folder in _candidate_paths(model):
+        for name in (*_CONFIG_FILES, *_WEIGHT_FILES, "config_sentence_transformers.json"):
+            try:
+                info = (folder / name).stat()
+            except OSError:
+                continue
+            state.append((name, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
+    return tuple(state)
 
 
 def _load_uncached(model: str, device: str | None,

@@ -10,14 +10,16 @@ from typing import Any, Literal
 import numpy as np
 
 from ..extras import require
-from ..catalog import ModelSpec, find_spec
-from .retry import Failure, RetryPolicy, call_with_retries
+from ..catalog import ModelSpec, provider_spec
+from ..dimensions import requested_dimensions
+from .retry import APIError, Failure, RetryPolicy, call_with_retries
 from ..roles import Role
 from ._remote import (
     RemoteProvider, parse_retry_after, shared_ssl_context, stack_rows, status_failure,
 )
 from .base import ProviderBatch
-from .tokens import tokenizer_for
+from .registry import API_KEY_ENV_VARS
+from .tokens import token_counter_for
 
 LongTexts = Literal["truncate", "average"]
 
@@ -25,7 +27,7 @@ MAX_INPUTS_PER_REQUEST = 2048
 MAX_TOKENS_PER_REQUEST = 300_000
 _PROBE_TEXT = "embedkit dimension probe"
 _HINTS = {
-    401: "Check the key passed as api_key= or set in OPENAI_API_KEY",
+    401: f"Check the key passed as api_key= or set in {API_KEY_ENV_VARS['openai']}",
     403: "The key's project may not have access to this model",
     404: "Check the model name (and base_url for OpenAI-compatible servers)",
 }
@@ -52,7 +54,7 @@ class OpenAIProvider(RemoteProvider):
     """
 
     name = "openai"
-    env_var = "OPENAI_API_KEY"
+    env_var = API_KEY_ENV_VARS["openai"]
     max_tokens_per_request = MAX_TOKENS_PER_REQUEST
 
     def __init__(self, model: str = "text-embedding-3-small", *, dimensions: int | None = None,
@@ -69,7 +71,7 @@ class OpenAIProvider(RemoteProvider):
                 f"encoding_format must be 'float' or 'base64', got {encoding_format!r}")
         require("openai", extra="openai")
         self.model = model
-        self.spec = _catalog_spec(model)
+        self.spec = provider_spec("openai", model)
         self.long_texts = long_texts
         self.encoding_format = encoding_format
         self._client_options = {"organization": organization, "default_headers": default_headers,
@@ -80,7 +82,7 @@ class OpenAIProvider(RemoteProvider):
         self.max_tokens = self.chunk_tokens if long_texts == "truncate" else None
         self.request_dimensions = _request_dimensions(model, self.spec, dimensions)
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, retry=retry,
-                         key_required=base_url is None, tokenizer=tokenizer_for(model))
+                         key_required=base_url is None, tokenizer=token_counter_for(model))
         self.dimension = (self.request_dimensions or (self.spec.dimensions if self.spec else None)
                           or self._probe_dimension())
 
@@ -169,28 +171,26 @@ class OpenAIProvider(RemoteProvider):
             batch = await call_with_retries(
                 lambda: self._request([_PROBE_TEXT], "document", 1), self._safe_classify,
                 self.retry, label=self.label)
-            return int(batch.vectors.shape[1])
+            shape = batch.vectors.shape
+            if len(shape) != 2 or shape[0] != 1 or shape[1] < 1:
+                raise APIError(f"{self.label} answered the dimension probe (one text) with "
+                               f"{shape[0] if shape else 0} vector(s) of dimension "
+                               f"{shape[1] if len(shape) == 2 else 0}; cannot tell its vector "
+                               "size (pass dimensions=... or check base_url)", status=None,
+                               retryable=False, attempts=1)
+            return int(shape[1])
 
         return run_sync(probe())
 
 
-def _catalog_spec(model: str) -> ModelSpec | None:
-    spec = find_spec(f"openai:{model}")
-    return spec if spec is not None and spec.provider == "openai" else None
-
-
 def _request_dimensions(model: str, spec: ModelSpec | None, dimensions: int | None) -> int | None:
-    """The ``dimensions`` to send, or None; an error where the model cannot honour it."""
-    if dimensions is None or spec is None:
-        return dimensions  # unknown (compatible-server) models: pass through, the server decides
-    if not spec.matryoshka:
-        raise ValueError(f"openai:{model} does not support dimensions=; only text-embedding-3 "
-                         "models do (leave dimensions unset)")
-    native = spec.dimensions or dimensions
-    if not 1 <= dimensions <= native:
-        raise ValueError(f"dimensions={dimensions} is out of range for openai:{model}: "
-                         f"pick 1..{native}")
-    return None if dimensions == native else dimensions
+    """The ``dimensions`` to send, or None; an error where the model cannot honour it.
+    text-embedding-3 models take any size up to their own; a compatible server's model
+    (unknown here) gets what was asked and decides."""
+    return requested_dimensions(
+        dimensions, native=spec.dimensions if spec else None, label=f"openai:{model}",
+        sizes=None if spec is None or spec.matryoshka else (),
+        unsupported="; only text-embedding-3 models do (leave dimensions unset)")
 
 
 class MalformedResponseError(ValueError):

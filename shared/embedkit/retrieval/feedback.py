@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arguments import check_positive_int
+
 FEEDBACK_MODES = ("none", "dense", "bm25", "both", "auto")
 
 
@@ -43,8 +45,7 @@ class Feedback:
     def __post_init__(self) -> None:
         for name in ("depth", "terms"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Feedback.{name} must be an int >= 1, got {value!r}")
+            check_positive_int(f"Feedback.{name}", value)
         if not (isinstance(self.beta, (int, float)) and 0.0 <= self.beta <= 10.0):
             raise ValueError(f"Feedback.beta must be a number in [0, 10], got {self.beta!r}")
         if not (isinstance(self.weight, (int, float)) and 0.0 <= self.weight <= 1.0):

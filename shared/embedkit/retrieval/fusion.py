@@ -25,6 +25,9 @@ from typing import Union
 
 import numpy as np
 
+#: The fusion modes of `embedkit.HybridIndex`.
+FUSIONS = ("auto", "auto-v1", "rrf", "weighted", "dense", "bm25")
+
 Candidates = Union[Mapping[Hashable, float], Sequence[tuple[Hashable, float]]]
 
 

@@ -1,10 +1,11 @@
 """`HybridIndex`: BM25 + exact dense search, fused soundly, saved without pickle.
 
-The guide's ``HybridRetriever`` divides by the max score (wrong for negative cosines, a
-division by zero when no BM25 term matches) and tokenizes with ``str.split``. Here each side
-returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and fuses over
-their union. ``fusion="auto"`` (`embedkit.retrieval.policy`) weights BM25 by how much its
-list agrees with the dense one and by the query's rare codes, and re-searches with dense
+Dividing each side's scores by their maximum (as the embedding guide's ``HybridRetriever`` does,
+docs/guide-reference.md, "HybridRetriever and HybridEmbedder") is wrong for negative cosines and
+divides by zero when no BM25 term matches; ``str.split`` is no tokenizer either. Here each side
+returns its top ``candidates``; `embedkit.retrieval.fusion` normalizes within those lists and
+fuses over their union. ``fusion="auto"`` (`embedkit.retrieval.policy`) weights BM25 by how much
+its list agrees with the dense one and by the query's rare codes, and re-searches with dense
 pseudo-relevance feedback (`embedkit.retrieval.feedback`) unless the query is a known-item
 lookup.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,21 +23,26 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..atomic_dir import current_version, new_version
+from ..arguments import check_int
+from ..atomic_dir import new_version, read_current
 from .bm25 import BM25Index, top_k_positive
+from .candidates import CandidatesInput, as_similarities
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
+from ..fingerprint import describe_difference
 from .feedback import check_feedback_mode, expansion_terms, mix_scores, rocchio
-from .fusion import AutoAlpha, FusedHit, rrf, weighted_top
+from .fusion import FUSIONS, AutoAlpha, FusedHit, rrf, weighted_top
+from .persistence import (
+    BM25_FOLDER, DOCUMENTS, INDEX_FORMAT, MANIFEST, VECTORS, SaveFolder, read_documents,
+    read_manifest, read_vectors,
+)
 from .policy import SearchPolicy
 from .signals import overlap, query_signals
 from ..progress import progress
 from .tokenizer import Tokenizer
 from ..validation import validate_query, validate_texts
 
-FUSIONS = ("auto", "auto-v1", "rrf", "weighted", "dense", "bm25")
 DEFAULT_FUSION = "auto"
-_FORMAT = 1
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
 
 #: ``{key: value}`` equality on every key, or a predicate over a document's metadata (what an
@@ -69,6 +76,16 @@ class SearchHit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def score_fields(self) -> dict[str, Any]:
+        """This query's scores and ranks, as adapters put them into a result's metadata:
+        ``score``, ``dense_score``, ``bm25_score``, ``dense_rank``, ``bm25_rank`` (and the
+        premium fields for a `embedkit.retrieval.two_stage.TwoStageHit`)."""
+        return {name: getattr(self, name) for name in SCORE_FIELDS}
+
+
+SCORE_FIELDS = ("score", "dense_score", "bm25_score", "dense_rank", "bm25_rank")
+"""The `SearchHit` fields that describe one query's ranking (not the document)."""
 
 
 @dataclass
@@ -121,7 +138,8 @@ class HybridIndex:
         tokenizer: BM25 tokenizer; default English stopwords + stemming, with the embedder's
             glossary so an acronym finds its spelled-out form and the reverse.
         store_vectors: keep a dense matrix. False when an adapter's vector store does the dense
-            side and passes ``dense_candidates`` to `search`.
+            side and passes ``dense_candidates`` to `search`. None (default): True unless
+            ``fusion="bm25"``, which never embeds the corpus.
         show_progress: progress bar while adding many texts.
         monitor: told the query vector and the dense top-k similarities of every search
             (e.g. a `embedkit.retrieval.monitor.SimilarityMonitor`), so retrievers built on this index,
@@ -144,21 +162,25 @@ class HybridIndex:
         candidates: int = 100,
         bm25: str | BM25Index = "bm25s",
         tokenizer: Tokenizer | None = None,
-        store_vectors: bool = True,
+        store_vectors: bool | None = None,
         show_progress: bool = False,
         auto: AutoAlpha | None = None,
         monitor: SearchObserver | None = None,
         feedback: str | None = None,
         policy: SearchPolicy | None = None,
     ) -> None:
+        _check_embedder(embedder)
         _check_fusion(fusion, alpha, candidates)
+        if isinstance(rrf_k, bool) or not isinstance(rrf_k, int | float) or not (
+                math.isfinite(rrf_k) and rrf_k >= 0):
+            raise ValueError(f"rrf_k must be a finite number >= 0, got {rrf_k!r}")
         if feedback is not None:
             check_feedback_mode(feedback)
         self.embedder = embedder
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)
         self.tokenizer = tokenizer or Tokenizer(glossary=embedder.glossary)
-        self.store_vectors = store_vectors
+        self.store_vectors = fusion != "bm25" if store_vectors is None else store_vectors
         self.show_progress = show_progress
         self.auto = auto or AutoAlpha()
         self.feedback = feedback
@@ -166,10 +188,15 @@ class HybridIndex:
         self.monitor = monitor
         self._docs = _Documents()
         self._blocks: list[np.ndarray] = []  # appended matrices, joined lazily on search
+        self.saved_extra: dict[str, Any] = {}
+        """The ``extra`` settings read by `load` (what wraps the index saved them)."""
 
     # ------------------------------------------------------------------ contents
     def __len__(self) -> int:
         return len(self._docs.ids)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._docs.positions
 
     @property
     def ids(self) -> list[str]:
@@ -182,7 +209,12 @@ class HybridIndex:
 
     def add(self, texts: Sequence[str], ids: Sequence[str] | None = None,
             metadatas: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
-        """Embed and index texts; an id already present is replaced. Returns the ids."""
+        """Embed and index texts; an id already present is replaced. Returns the ids.
+
+        Metadata is stored as JSON would give it back (tuples become lists), so a filter
+        matches the same documents before and after `save` / `load`. Keys must be strings and
+        numbers finite (``{1: ...}`` and ``{"1": ...}`` would collide on disk): TypeError.
+        """
         texts = validate_texts(texts)
         ids = _check_ids(ids, len(texts))
         metadatas = _check_metadatas(metadatas, ids)
@@ -211,7 +243,7 @@ class HybridIndex:
 
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
-               dense_candidates: Sequence[tuple[str, float]] | None = None,
+               dense_candidates: CandidatesInput | None = None,
                fusion: str | None = None, alpha: float | None = None,
                ids: Collection[str] | None = None,
                query_vector: np.ndarray | None = None,
@@ -221,8 +253,12 @@ class HybridIndex:
         Args:
             filter: metadata equality on every key, or a predicate over a document's
                 metadata; applied before taking the top k.
-            dense_candidates: ``(id, similarity)`` pairs from an external vector store,
-                used instead of this index's own matrix.
+            dense_candidates: an external vector store's results for this query, used
+                instead of this index's own matrix: `DenseCandidates` (ids, scores and their
+                ``kind``: similarity, cosine/L2 distance...) or ``(id, similarity)`` pairs.
+                Scores become cosine-like similarities and must be finite numbers
+                (ValueError names the id); an id listed twice counts once, with its best
+                score; ids the index does not hold are skipped.
             fusion: override the index's fusion for this query.
             alpha: override the index's ``alpha`` for this query.
             ids: search only these documents (e.g. a per-query candidate pool); combined
@@ -232,22 +268,20 @@ class HybridIndex:
             feedback: override the index's ``feedback`` for this query.
         """
         validate_query(query)
-        options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates, feedback or self.feedback)
+        options = self._options(k, fusion, alpha, filter, ids, dense_candidates, feedback)
         if query_vector is None and self._needs_query_vector(options):
             query_vector = self.embedder.embed_query(query)
         return self._search(query, query_vector, options)
 
     async def asearch(self, query: str, k: int = 10, *, filter: MetadataFilter | None = None,
-                      dense_candidates: Sequence[tuple[str, float]] | None = None,
+                      dense_candidates: CandidatesInput | None = None,
                       fusion: str | None = None, alpha: float | None = None,
                       ids: Collection[str] | None = None,
                       query_vector: np.ndarray | None = None,
                       feedback: str | None = None) -> list[SearchHit]:
         """`search` without blocking the event loop."""
         validate_query(query)
-        options = _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
-                           filter, ids, dense_candidates, feedback or self.feedback)
+        options = self._options(k, fusion, alpha, filter, ids, dense_candidates, feedback)
         if query_vector is None and self._needs_query_vector(options):
             query_vector = await self.embedder.aembed_query(query)
         return await asyncio.to_thread(self._search, query, query_vector, options)
@@ -288,6 +322,16 @@ class HybridIndex:
             self.monitor.observe(query_vector, [score for _, score in dense[:k]])
         return [self._hit(item, dense_scores, bm25_scores, options.dense_candidates)
                 for item in fused[:k]]
+
+    def _options(self, k: int, fusion: str | None, alpha: float | None,
+                 filter: MetadataFilter | None, ids: Collection[str] | None,
+                 dense_candidates: CandidatesInput | None,
+                 feedback: str | None) -> _Options:
+        """One search's settings, checked before any work (embedding the query) is done."""
+        return _Options(k, fusion or self.fusion, self.alpha if alpha is None else alpha,
+                        _check_filter(filter), ids,
+                        _external(dense_candidates),
+                        feedback or self.feedback)
 
     def _decide(self, mode: str, alpha: float, tokens: list[str], dense: list, sparse: list,
                 *, gate: bool) -> tuple[float, bool]:
@@ -365,14 +409,14 @@ class HybridIndex:
         top = top[np.lexsort((top, -masked[top]))]
         return [(int(i), float(masked[i])) for i in top]
 
-    def _external_list(self, external: Sequence[tuple[str, float]],
+    def _external_list(self, external: list[tuple[str, float]],
                        allowed: np.ndarray | None) -> list[tuple[int, float]]:
         pairs = []
-        for doc_id, score in external:
+        for doc_id, score in external:  # from as_similarities: unique ids, finite scores
             position = self._docs.positions.get(doc_id)
             # A shared vector store may hold documents this index never saw: skip them.
             if position is not None and (allowed is None or allowed[position]):
-                pairs.append((position, float(score)))
+                pairs.append((position, score))
         return pairs
 
     def _fuse(self, mode: str, alpha: float, dense: list, sparse: list, *,
@@ -406,7 +450,7 @@ class HybridIndex:
         allowed = None
         if callable(filter):
             allowed = np.array([bool(filter(meta)) for meta in self._docs.metadatas], dtype=bool)
-        elif filter:
+        elif filter:  # a dict, checked and JSON-normalized by _check_filter
             allowed = np.array([all(key in meta and meta[key] == value
                                     for key, value in filter.items())
                                 for meta in self._docs.metadatas], dtype=bool)
@@ -425,44 +469,87 @@ class HybridIndex:
         return [self._docs.positions[doc_id] for doc_id in ids]
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, *, extra: Mapping[str, Any] | None = None) -> None:
         """Write the index to a folder: numpy arrays, JSON and BM25 files, no pickle.
 
         A new version is written beside the old one and then made current in one atomic
-        rename, so a crash mid-save leaves the previous save loadable.
+        rename, so a crash mid-save leaves the previous save loadable. Saves from several
+        processes to one folder take turns (a lock file), and a `load` running meanwhile
+        returns the old or the new version (`embedkit.atomic_dir`).
+
+        Args:
+            path: the folder.
+            extra: JSON-serializable settings of whatever wraps the index (an adapter's
+                retriever), saved in the same atomic write and returned by `load` as
+                ``saved_extra``, so the index and its wrapper can never disagree.
         """
+        extra = _check_extra(extra)
         with new_version(path) as folder:
             if self.store_vectors:
-                np.save(folder / "vectors.npy", self._matrix(), allow_pickle=False)
-            with (folder / "documents.jsonl").open("w", encoding="utf-8") as fh:
+                np.save(folder / VECTORS, self._matrix(), allow_pickle=False)
+            with (folder / DOCUMENTS).open("w", encoding="utf-8") as fh:
                 for doc_id, text, meta in zip(self._docs.ids, self._docs.texts,
                                               self._docs.metadatas):
                     fh.write(json.dumps({"id": doc_id, "text": text, "metadata": meta},
                                         ensure_ascii=False) + "\n")
-            self.bm25.save(folder / "bm25")
-            (folder / "manifest.json").write_text(json.dumps(self._manifest(), indent=2),
-                                                  encoding="utf-8")
+            self.bm25.save(folder / BM25_FOLDER)
+            manifest = {**self._manifest(), "extra": extra}
+            (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder, **overrides: Any) -> HybridIndex:
-        """Open a saved index; the embedder must have the fingerprint it was built with."""
-        folder = current_version(path)
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("format") != _FORMAT:
-            raise ValueError(f"{folder}: unsupported index format {manifest.get('format')!r}")
+        """Open a saved index; the embedder must have the fingerprint it was built with.
+
+        The folder is read as untrusted input: ``CURRENT`` must name a version folder inside
+        it, symlinks and anything but regular files are refused, sizes and array shapes are
+        checked before reading, and every setting must be one `save` writes. A load racing
+        saves from other processes returns the old or the new version. The ``extra``
+        settings given to `save` are in the loaded index's ``saved_extra`` (an empty dict
+        when there were none).
+
+        Args:
+            path: the folder given to `save`.
+            embedder: configured as when the index was built.
+            **overrides: constructor settings that replace the saved ones (``fusion``,
+                ``monitor``, ``show_progress``...). ``tokenizer``: required when the index was
+                saved with a pattern outside `embedkit.retrieval.tokenizer.PATTERNS` (a regex
+                read from disk is never compiled); it must equal the saved tokenizer.
+
+        Raises:
+            FileNotFoundError: nothing was saved at ``path``.
+            embedkit.errors.IndexFormatError: a corrupt, inconsistent or hostile save (the
+                message names the file).
+            embedkit.errors.FingerprintMismatchError: built with another embedder.
+        """
+        _check_embedder(embedder)
+        return read_current(path, lambda version: cls._read_version(
+            SaveFolder(version), embedder, path, dict(overrides)))
+
+    @classmethod
+    def _read_version(cls, folder: SaveFolder, embedder: Embedder, path: str | Path,
+                      overrides: dict[str, Any]) -> HybridIndex:
+        manifest = read_manifest(folder)
         _check_fingerprint(manifest, embedder, path)
-        settings = {**manifest["settings"], **overrides}
-        index = cls(embedder, bm25=BM25Index.load(folder / "bm25"),
-                    tokenizer=Tokenizer.from_dict(manifest["tokenizer"]),
-                    auto=AutoAlpha(**manifest["auto"]),
-                    policy=SearchPolicy(**manifest["policy"]) if "policy" in manifest else None,
-                    **settings)
-        index._load_documents(folder, manifest)
+        tokenizer = _saved_tokenizer(folder, manifest["tokenizer"],
+                                     overrides.pop("tokenizer", None))
+        bm25 = BM25Index.read(folder.folder(BM25_FOLDER))
+        settings = {"auto": AutoAlpha(**manifest["auto"]), **manifest["settings"], **overrides}
+        if "policy" in manifest:  # saves before the policy existed use the default one
+            settings = {"policy": SearchPolicy(**manifest["policy"]), **settings}
+        index = cls(embedder, bm25=bm25, tokenizer=tokenizer, **settings)
+        ids, texts, metadatas = read_documents(folder, manifest["count"])
+        if len(bm25) != len(ids):
+            raise folder.error(f"{BM25_FOLDER}/bm25.json", f"{len(bm25)} documents, "
+                               f"documents.jsonl {len(ids)}")
+        index._docs.append(ids, texts, metadatas)
+        if index.store_vectors:
+            index._blocks = [read_vectors(folder, len(ids), embedder.dimension)]
+        index.saved_extra = dict(manifest.get("extra") or {})
         return index
 
     def _manifest(self) -> dict[str, Any]:
         return {
-            "format": _FORMAT,
+            "format": INDEX_FORMAT,
             "fingerprint": self.embedder.fingerprint,
             "embedder": self.embedder.describe(),
             "count": len(self),
@@ -473,21 +560,6 @@ class HybridIndex:
             "policy": self.policy.to_dict(),
             "tokenizer": self.tokenizer.to_dict(),
         }
-
-    def _load_documents(self, folder: Path, manifest: Mapping[str, Any]) -> None:
-        with (folder / "documents.jsonl").open(encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh]
-        self._docs.append([r["id"] for r in rows], [r["text"] for r in rows],
-                          [r["metadata"] for r in rows])
-        if self.store_vectors:
-            matrix = np.load(folder / "vectors.npy", allow_pickle=False)
-            if matrix.shape != (len(rows), self.embedder.dimension):
-                raise ValueError(f"{folder}: vectors {matrix.shape} do not match "
-                                 f"{len(rows)} documents of dimension {self.embedder.dimension}")
-            self._blocks = [matrix.astype(np.float32, copy=False)]
-        if len(rows) != manifest["count"] or len(self.bm25) != len(rows):
-            raise ValueError(f"{folder}: the save is inconsistent ({len(rows)} documents, "
-                             f"{len(self.bm25)} BM25 entries, manifest {manifest['count']})")
 
     # ------------------------------------------------------------------ internals
     def _matrix(self) -> np.ndarray:
@@ -525,8 +597,12 @@ class _Options:
     alpha: float
     filter: MetadataFilter | None
     ids: Collection[str] | None
-    dense_candidates: Sequence[tuple[str, float]] | None
+    dense_candidates: list[tuple[str, float]] | None
     feedback: str | None
+
+
+def _external(candidates: CandidatesInput | None) -> list[tuple[str, float]] | None:
+    return None if candidates is None else as_similarities(candidates)
 
 
 def _single(ranked: list[tuple[int, float]], which: int) -> list[FusedHit]:
@@ -565,19 +641,43 @@ def _resolve_feedback(feedback: str | None, fusion: str) -> str:
 
 
 def _check_k(k: int) -> None:
-    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 0:
-        raise ValueError(f"k must be an integer >= 0, got {k!r}")
+    check_int("k", k, minimum=0, numpy_ok=True)
+
+
+def _check_embedder(embedder: Any) -> None:
+    missing = [name for name in ("embed_documents", "embed_query", "fingerprint", "dimension")
+               if not hasattr(embedder, name)]
+    if missing:
+        raise TypeError(f"HybridIndex needs an embedder (embedkit.Embedder), got "
+                        f"{type(embedder).__name__}: {embedder!r:.80}")
+
+
+def _check_filter(filter: Any) -> MetadataFilter | None:
+    """A callable as it is, or a dict normalized like stored metadata (tuples -> lists)."""
+    if filter is None or callable(filter):
+        return filter
+    if not isinstance(filter, Mapping):
+        raise TypeError(f"filter must be a dict {{key: value}} or a callable over a document's "
+                        f"metadata, got {type(filter).__name__}: {filter!r:.80}")
+    for key in filter:
+        if not isinstance(key, str):
+            raise TypeError(f"filter key {key!r} is {type(key).__name__}; metadata keys are str")
+    return {key: _json_value(value, f"filter value for {key!r}") for key, value in filter.items()}
 
 
 def _check_ids(ids: Sequence[str] | None, count: int) -> list[str]:
     if ids is None:
         return [uuid.uuid4().hex for _ in range(count)]
+    if isinstance(ids, str | bytes):
+        raise TypeError(f"ids must be a list of ids, got a single {type(ids).__name__} "
+                        f"{ids!r:.80}; wrap it: ids=[...]")
     ids = list(ids)
     if len(ids) != count:
         raise ValueError(f"{len(ids)} ids for {count} texts")
     for index, doc_id in enumerate(ids):
         if not isinstance(doc_id, str) or not doc_id:
             raise TypeError(f"id at index {index} must be a non-empty str, got {doc_id!r}")
+        _json_value(doc_id, f"id at index {index}")  # lone surrogates cannot be saved
     seen: dict[str, int] = {}
     for index, doc_id in enumerate(ids):
         if doc_id in seen:
@@ -597,41 +697,75 @@ def _check_metadatas(metadatas: Sequence[Mapping[str, Any]] | None,
     for index, meta in enumerate(metadatas):
         if not isinstance(meta, Mapping):
             raise TypeError(f"metadata at index {index} is {type(meta).__name__}, expected dict")
-        try:
-            json.dumps(dict(meta))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"metadata at index {index} (id {ids[index]!r}) is not "
-                            f"JSON-serializable: {exc}") from exc
-        out.append(dict(meta))
+        where = f"metadata at index {index} (id {ids[index]!r})"
+        bad_key = _non_string_key(meta)
+        if bad_key is not None:
+            raise TypeError(f"{where}: key {bad_key!r} is {type(bad_key).__name__}; metadata "
+                            "keys must be str (saved as JSON, 1 and '1' would collide)")
+        out.append(_json_value(dict(meta), where))
     return out
+
+
+def _check_extra(extra: Any) -> dict[str, Any]:
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"extra must be a dict of settings, got {type(extra).__name__}")
+    return _json_value(dict(extra), "extra")
+
+
+def _json_value(value: Any, where: str) -> Any:
+    """``value`` as JSON gives it back (tuples -> lists); what a save and load return."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except ValueError as exc:  # NaN / infinity, or a circular reference
+        raise TypeError(f"{where} is not storable as JSON: {exc} (a number not finite?)") \
+            from None
+    except (TypeError, UnicodeEncodeError) as exc:
+        raise TypeError(f"{where} is not JSON-serializable: {exc}") from None
+    return json.loads(text)
+
+
+def _non_string_key(value: Any) -> Any:
+    """The first dict key, at any depth, that is not a str; None when all are."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return key
+            found = _non_string_key(item)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found = _non_string_key(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _saved_tokenizer(folder: SaveFolder, saved: dict[str, Any],
+                     given: Tokenizer | None) -> Tokenizer:
+    """The saved tokenizer; a regex from disk is compiled only when it is a known preset."""
+    if given is not None:
+        if not isinstance(given, Tokenizer):
+            raise TypeError(f"tokenizer must be a Tokenizer, got {type(given).__name__}")
+        if json.loads(json.dumps(given.to_dict())) != saved:
+            raise folder.error(MANIFEST, "the tokenizer passed does not match the one the index "
+                               "was saved with (its BM25 tokens would not match)")
+        return given
+    try:
+        return Tokenizer.from_dict(saved)
+    except (ValueError, TypeError) as exc:
+        raise folder.error(MANIFEST, f"tokenizer: {exc}") from None
 
 
 def _check_fingerprint(manifest: Mapping[str, Any], embedder: Embedder, path: str | Path) -> None:
     if manifest["fingerprint"] == embedder.fingerprint:
         return
-    built = manifest.get("embedder", {})
     raise FingerprintMismatchError(
-        f"the index at {path} was built with {built.get('model')} (fingerprint "
-        f"{manifest['fingerprint']}), but this embedder is {embedder.model_name} (fingerprint "
-        f"{embedder.fingerprint}); {_differences(built, embedder.describe())}. Mixing them "
-        "would compare vectors from different spaces. Load it with the original embedder "
-        "settings, or rebuild the index.")
-
-
-def _differences(built: Mapping[str, Any], current: Mapping[str, Any]) -> str:
-    """``"backend: torch vs onnx-int8"`` for each setting that differs (index vs embedder)."""
-    if "backend" not in built and current.get("backend") is not None:
-        built = {**built, "backend": "torch"}  # saved before backends existed: all torch
-    names = [name for name in dict.fromkeys([*built, *current])
-             if name != "fingerprint" and built.get(name) != current.get(name)]
-    if not names:
-        return ("no listed setting differs, so the model files or the package version do "
-                "(the weights are part of the fingerprint)")
-    return "differs in " + ", ".join(f"{name}: {_shown(built.get(name))} vs "
-                                     f"{_shown(current.get(name))}" for name in names)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "unset"
-    return repr(value) if isinstance(value, str) and not value.strip() else str(value)
+        f"the index at {path} was built with other embedder settings: "
+        f"{describe_difference(manifest.get('embedder'), embedder.describe())} (fingerprint "
+        f"{manifest['fingerprint']} vs {embedder.fingerprint}); mixing them would compare "
+        "vectors from different spaces. Load it with the original embedder settings, or "
+        "rebuild the index.")

@@ -43,6 +43,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..arguments import check_positive_int
+
 logger = logging.getLogger("embedkit.retrieval.monitor")
 
 AlertKind = Literal["drift", "nan_vector", "zero_norm", "dimension_change", "nan_score"]
@@ -355,8 +357,7 @@ def _check_settings(baseline_size: int, window_size: int, threshold: float,
                     significance: float, min_window: int, k: int) -> None:
     for name, value in (("baseline_size", baseline_size), ("window_size", window_size),
                         ("min_window", min_window), ("k", k)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int(name, value)
     if baseline_size < 2 or min_window < 2:
         raise ValueError("baseline_size and min_window must be at least 2 for a drift test")
     if not 0.0 < threshold <= 1.0:

@@ -32,6 +32,16 @@ from ..extras import require
 
 #: Words of letters/digits, optionally joined into a code by - . / _ or Unicode hyphens.
 DEFAULT_PATTERN = r"[^\W_]+(?:[-./_\u2010\u2011][^\W_]+)*"
+#: Patterns a saved tokenizer may name. A regex read from a file is never compiled unless it is
+#: one of these: a hostile pattern such as ``(a+)+$`` makes every search take exponential time.
+#: A tokenizer with any other pattern is saved as usual and loaded by passing it again
+#: (``HybridIndex.load(path, embedder, tokenizer=...)``).
+PATTERNS = {
+    "words-and-codes": DEFAULT_PATTERN,
+    "words-and-hyphen-codes": r"[^\W_]+(?:-[^\W_]+)*",
+    "words": r"[^\W_]+",
+    "whitespace": r"\S+",
+}
 _PART = re.compile(r"[^\W_]+")
 _DIGIT = re.compile(r"\d")
 _FORMAT = 1
@@ -173,13 +183,15 @@ class Tokenizer:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Tokenizer:
-        """Rebuild a tokenizer from :meth:`to_dict` output."""
-        if data.get("format") != _FORMAT:
-            raise ValueError(f"unsupported tokenizer format {data.get('format')!r} "
-                             f"(this version reads format {_FORMAT})")
+        """Rebuild a tokenizer from :meth:`to_dict` output (e.g. read from a saved index).
+
+        Every field is type-checked, and the pattern must be one of `PATTERNS`: a regex from a
+        file is never compiled. Raises ValueError / TypeError naming the bad field.
+        """
+        _check_dict(data)
         return cls(pattern=data["pattern"], stopwords=list(data["stopwords"]) or None,
                    stemmer_language=data["stemmer_language"], glossary=data["glossary"] or None,
-                   glossary_ignore_case=bool(data["glossary_ignore_case"]))
+                   glossary_ignore_case=data["glossary_ignore_case"])
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Tokenizer) and other.to_dict() == self.to_dict()
@@ -383,3 +395,36 @@ def _glossary_terms(glossary: Any, ignore_case: bool) -> tuple[dict[str, str], b
         if not isinstance(term, str) or not isinstance(expansion, str):
             raise TypeError(f"glossary entries must be str -> str, got {term!r}: {expansion!r}")
     return dict(glossary), ignore_case
+
+
+_DICT_KEYS = ("format", "pattern", "stopwords", "stemmer_language", "glossary",
+              "glossary_ignore_case")
+
+
+def _check_dict(data: Mapping[str, Any]) -> None:
+    """What `Tokenizer.to_dict` writes, and nothing else."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"tokenizer settings must be a dict, got {type(data).__name__}")
+    if data.get("format") != _FORMAT:
+        raise ValueError(f"unsupported tokenizer format {data.get('format')!r} "
+                         f"(this version reads format {_FORMAT})")
+    if sorted(data) != sorted(_DICT_KEYS):
+        raise ValueError(f"tokenizer settings must have exactly the keys {list(_DICT_KEYS)}, "
+                         f"got {sorted(map(str, data))[:10]}")
+    if data["pattern"] not in PATTERNS.values():
+        raise ValueError(f"tokenizer pattern {str(data['pattern'])[:80]!r} is not one of the "
+                         "known patterns (embedkit.retrieval.tokenizer.PATTERNS); a regex read "
+                         "from a file is never compiled: build that Tokenizer yourself and pass "
+                         "it (HybridIndex.load(path, embedder, tokenizer=...))")
+    words = data["stopwords"]
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise TypeError("tokenizer stopwords must be a list of strings")
+    language = data["stemmer_language"]
+    if language is not None and not isinstance(language, str):
+        raise TypeError(f"tokenizer stemmer_language must be a string or null, got {language!r}")
+    glossary = data["glossary"]
+    if not isinstance(glossary, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in glossary.items()):
+        raise TypeError("tokenizer glossary must map strings to strings")
+    if not isinstance(data["glossary_ignore_case"], bool):
+        raise TypeError("tokenizer glossary_ignore_case must be true or false")

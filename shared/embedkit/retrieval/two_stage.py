@@ -1,8 +1,10 @@
-"""Two-stage retrieval: the guide's local/API cost strategy without mixing vector spaces.
+"""Two-stage retrieval: pay an API model only for the queries that need it, without mixing
+vector spaces.
 
-The guide's ``HybridEmbedder`` embeds documents with a free local model and "premium" queries
-with an API model, then compares the two: vectors from different models live in different
-spaces (often of different sizes), so that similarity is noise. Here:
+Embedding documents with a free local model and "premium" queries with an API model, then
+comparing the two (the embedding guide's ``HybridEmbedder``, docs/guide-reference.md,
+"HybridRetriever and HybridEmbedder") does not work: vectors from different models live in
+different spaces (often of different sizes), so that similarity is noise. Here:
 
 - stage 1 (free): a `HybridIndex` (local model + BM25) ranks the whole corpus;
 - stage 2 (paid, only for queries that escalate): the premium embedder embeds the query and the
@@ -29,10 +31,13 @@ from typing import Any, Union
 
 import numpy as np
 
+from ..arguments import check_int, check_positive_int
+from .._asyncio import gather_all
 from ..cost.budget import Budget
 from ..cost.pricing import CallEstimate, dollars_for
 from ..embedder import Embedder
 from ..errors import BudgetExceeded, ProviderError
+from .candidates import CandidatesInput
 from .fusion import rrf
 from .index import HybridIndex, SearchHit
 from ..cost.ledger import CostTracker, default_ledger_path
@@ -68,6 +73,15 @@ class TwoStageHit(SearchHit):
     stage1_score: float | None = None
     premium_score: float | None = None
     premium_rank: int | None = None
+
+    def score_fields(self) -> dict[str, Any]:
+        """`SearchHit.score_fields` plus ``premium_score``, ``premium_rank``,
+        ``stage1_score`` and ``stage1_rank``."""
+        return {**super().score_fields(),
+                **{name: getattr(self, name) for name in PREMIUM_FIELDS}}
+
+
+PREMIUM_FIELDS = ("premium_score", "premium_rank", "stage1_score", "stage1_rank")
 
 
 @dataclass(frozen=True)
@@ -143,7 +157,7 @@ class PremiumScorer:
         return self._similarities(query_vector, self.embedder.embed_documents(list(texts)))
 
     async def ascore(self, query: str, texts: Sequence[str]) -> np.ndarray:
-        query_vector, doc_vectors = await _gather_all(
+        query_vector, doc_vectors = await gather_all(
             self.embedder.aembed_query(query), self.embedder.aembed_documents(list(texts)))
         return self._similarities(query_vector, doc_vectors)
 
@@ -164,7 +178,7 @@ def stage1_margin(hits: Sequence[SearchHit]) -> float | None:
 
 
 @dataclass
-class _Plan:
+class _QueryRoute:
     """One query's way through the two stages."""
 
     query: str
@@ -254,21 +268,21 @@ class TwoStageRetriever:
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, *, escalate: bool | None = None,
                filter: Mapping[str, Any] | None = None,
-               dense_candidates: Sequence[tuple[str, float]] | None = None) -> list[TwoStageHit]:
+               dense_candidates: CandidatesInput | None = None) -> list[TwoStageHit]:
         """The best ``k`` documents; see `retrieve` for what happened to the query."""
         return self.retrieve(query, k, escalate=escalate, filter=filter,
                              dense_candidates=dense_candidates).hits
 
     async def asearch(self, query: str, k: int = 10, *, escalate: bool | None = None,
                       filter: Mapping[str, Any] | None = None,
-                      dense_candidates: Sequence[tuple[str, float]] | None = None
+                      dense_candidates: CandidatesInput | None = None
                       ) -> list[TwoStageHit]:
         return (await self.aretrieve(query, k, escalate=escalate, filter=filter,
                                      dense_candidates=dense_candidates)).hits
 
     def retrieve(self, query: str, k: int = 10, *, escalate: bool | None = None,
                  filter: Mapping[str, Any] | None = None,
-                 dense_candidates: Sequence[tuple[str, float]] | None = None) -> TwoStageResult:
+                 dense_candidates: CandidatesInput | None = None) -> TwoStageResult:
         """Stage 1 for every query, stage 2 when the policy (or ``escalate``) says so.
 
         Args:
@@ -293,7 +307,7 @@ class TwoStageRetriever:
 
     async def aretrieve(self, query: str, k: int = 10, *, escalate: bool | None = None,
                         filter: Mapping[str, Any] | None = None,
-                        dense_candidates: Sequence[tuple[str, float]] | None = None
+                        dense_candidates: CandidatesInput | None = None
                         ) -> TwoStageResult:
         """`retrieve` without blocking the event loop."""
         validate_query(query)
@@ -329,20 +343,31 @@ class TwoStageRetriever:
     # ------------------------------------------------------------------ reporting
     @property
     def stats(self) -> TwoStageStats:
-        """Counters, money, and the corpus figures (reads the cache for every corpus document,
-        so it costs a pass over the corpus; the snapshot also goes to the ledger)."""
+        """Counters, money, and the corpus figures. Reading it changes nothing, but it reads the
+        cache for every corpus document (a pass over the corpus); `record_stats` also writes
+        the snapshot to the ledger."""
+        return self._snapshot()[0]
+
+    def record_stats(self) -> TwoStageStats:
+        """`stats`, also appended to the cost ledger as a corpus record (the corpus figures
+        ``embedkit cost report`` shows)."""
+        stats, corpus = self._snapshot()
+        self.tracker.record("corpus", source=self.name, model=self.premium.model_name,
+                            budget=stats.budget, **corpus)
+        return stats
+
+    def _snapshot(self) -> tuple[TwoStageStats, dict[str, Any]]:
         corpus = self.corpus_costs()
         with self._lock:
             counts = dict(self._counts)
             money = {k: float(v) for k, v in self._money.items()}
         budget = self.budget.snapshot() if self.budget is not None else None
-        self.tracker.record("corpus", source=self.name, model=self.premium.model_name,
-                            budget=budget, **corpus)
-        return TwoStageStats(
+        stats = TwoStageStats(
             **counts, **money, corpus_documents=corpus["documents"],
             corpus_paid=corpus["paid"], paid_share=corpus["paid_share"],
             full_corpus_dollars=corpus["full_corpus_dollars"],
             premium_model=self.premium.model_name, premium=self.premium.stats, budget=budget)
+        return stats, corpus
 
     def corpus_costs(self) -> dict[str, Any]:
         """Documents in the index, how many are paid for (premium vector cached), and what
@@ -370,18 +395,17 @@ class TwoStageRetriever:
 
     # ------------------------------------------------------------------ internals
     def _depth(self, k: int) -> int:
-        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-            raise ValueError(f"k must be an integer >= 0, got {k!r}")
+        check_int("k", k, minimum=0)
         return max(k, self.top_n) if k else 0
 
-    def _plan(self, query: str, k: int, hits: list[SearchHit], escalate: bool | None) -> _Plan:
+    def _plan(self, query: str, k: int, hits: list[SearchHit], escalate: bool | None) -> _QueryRoute:
         margin = stage1_margin(hits)
         if escalate is not None:
             verdict, why = bool(escalate), f"forced by escalate={bool(escalate)}"
         else:
             verdict, why = self.should_escalate(query, hits)
         verdict = verdict and k > 0 and bool(hits)
-        return _Plan(query, k, hits, verdict, why, margin, forced=escalate is True,
+        return _QueryRoute(query, k, hits, verdict, why, margin, forced=escalate is True,
                      top_n=self.top_n)
 
     def _estimate(self, query: str, texts: list[str]) -> tuple[CallEstimate, CallEstimate]:
@@ -396,17 +420,17 @@ class TwoStageRetriever:
                                 f"has ${budget.remaining:.6f} left of ${budget.max_usd}")
         return on_query, on_docs
 
-    def _degraded(self, plan: _Plan, exc: Exception) -> TwoStageResult:
+    def _degraded(self, plan: _QueryRoute, exc: Exception) -> TwoStageResult:
         if isinstance(exc, _Unaffordable | BudgetExceeded):
             return self._stage1_result(plan, "skipped_budget",
                                        f"{exc}; returned stage 1's ranking")
         return self._stage1_result(plan, "failed", f"stage 2 failed: {exc}")
 
-    def _stage1_result(self, plan: _Plan, outcome: str, why: str) -> TwoStageResult:
+    def _stage1_result(self, plan: _QueryRoute, outcome: str, why: str) -> TwoStageResult:
         hits = [_hit(hit, stage1_rank=rank) for rank, hit in enumerate(plan.hits[: plan.k], 1)]
         return TwoStageResult(hits, False, outcome, why, plan.margin)
 
-    def _reranked(self, plan: _Plan, scores: np.ndarray,
+    def _reranked(self, plan: _QueryRoute, scores: np.ndarray,
                   estimates: tuple[CallEstimate, CallEstimate]) -> TwoStageResult:
         candidates = plan.candidates
         premium_order = sorted(range(len(candidates)), key=lambda i: -float(scores[i]))
@@ -429,7 +453,7 @@ class TwoStageRetriever:
             dollars=on_query.dollars + on_docs.dollars,
             dollars_saved=on_query.dollars_saved + on_docs.dollars_saved)
 
-    def _finish(self, plan: _Plan, result: TwoStageResult) -> TwoStageResult:
+    def _finish(self, plan: _QueryRoute, result: TwoStageResult) -> TwoStageResult:
         if result.outcome == "skipped_budget":
             self._warn_budget(result.why)
         elif result.outcome == "failed":
@@ -447,7 +471,7 @@ class TwoStageRetriever:
         else:
             logger.info("%s", why)
 
-    def _count(self, plan: _Plan, result: TwoStageResult) -> None:
+    def _count(self, plan: _QueryRoute, result: TwoStageResult) -> None:
         event = {"escalated": result.escalated, "forced": plan.forced and result.escalated,
                  "skipped_budget": result.outcome == "skipped_budget",
                  "failed": result.outcome == "failed",
@@ -473,16 +497,6 @@ def _hit(hit: SearchHit, **extra: Any) -> TwoStageHit:
                        stage1_score=hit.score, **extra)
 
 
-async def _gather_all(*coros: Any) -> list[Any]:
-    """Run all to the end (a finished batch is cached and paid either way), then raise the
-    first failure."""
-    results = await asyncio.gather(*coros, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
-
-
 def _check_spaces(index: HybridIndex, premium: Embedder) -> None:
     if not isinstance(index, HybridIndex):
         raise TypeError(f"index must be a HybridIndex, got {type(index).__name__}")
@@ -497,8 +511,7 @@ def _check_spaces(index: HybridIndex, premium: Embedder) -> None:
 
 
 def _check_settings(top_n: int, policy: Policy, margin: float) -> None:
-    if not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1:
-        raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
+    check_positive_int("top_n", top_n)
     if not callable(policy) and policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)} or a callable "
                          f"(query, hits) -> bool, got {policy!r}")
