@@ -112,6 +112,9 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
     """API requests in flight at once (ignored by local models)."""
     device: str | None = None
     """Torch device for local models (``"cpu"``, ``"cuda"``); None lets torch choose."""
+    backend: str | None = None
+    """How a local model runs: ``"torch"``, ``"onnx"`` or ``"onnx-int8"``; None is the model's
+    default (onnx for the bundled model, torch for others). Part of the fingerprint."""
     show_progress: bool = False
     """Show a progress bar while embedding many batches."""
 
@@ -166,6 +169,7 @@ class EmbedKitEmbeddings(BaseModel, Embeddings):
             "query_prefix": self.query_prefix,
             "document_prefix": self.document_prefix,
             "device": self.device,
+            "backend": self.backend,
             "show_progress": self.show_progress,
             "max_concurrency": self.max_concurrency,
         }

@@ -78,6 +78,9 @@ class EmbedKitEmbedding(BaseEmbedding):
                                     description="Retries after a failed API request.")
     max_concurrency: int = Field(default=4, gt=0, description="API requests in flight at once.")
     device: str | None = Field(default=None, description="torch device for local models.")
+    backend: str | None = Field(
+        default=None, description="Local models: 'torch', 'onnx' or 'onnx-int8'; None is the "
+        "model's default (onnx for the bundled model).")
     show_progress: bool = Field(default=False, description="Progress bar over engine batches.")
 
     _embedder: Embedder = PrivateAttr()
@@ -200,6 +203,7 @@ class EmbedKitEmbedding(BaseEmbedding):
             "query_prefix": self.query_prefix,
             "document_prefix": self.document_prefix,
             "device": self.device,
+            "backend": self.backend,
             "show_progress": self.show_progress,
             "max_concurrency": self.max_concurrency,
             "batch_size": self.embed_batch_size if "embed_batch_size" in self.model_fields_set

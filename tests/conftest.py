@@ -17,6 +17,21 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_onnx_exports(tmp_path_factory):
+    """One ONNX export folder for the session: the bundled model is exported once, not per test.
+
+    Tests of the export cache itself point ``EMBEDKIT_ONNX_DIR`` at their own temp dir.
+    """
+    previous = os.environ.get("EMBEDKIT_ONNX_DIR")
+    os.environ["EMBEDKIT_ONNX_DIR"] = str(tmp_path_factory.mktemp("onnx-exports"))
+    yield
+    if previous is None:
+        os.environ.pop("EMBEDKIT_ONNX_DIR", None)
+    else:
+        os.environ["EMBEDKIT_ONNX_DIR"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache_home(tmp_path_factory, monkeypatch):
     """Never write to the user's real cache: the default cache dir points into a temp dir."""

@@ -82,6 +82,11 @@ class Embedder:
         query_prefix: overrides the catalog's and the model's saved query prefix.
         document_prefix: overrides the catalog's and the model's saved document prefix.
         device: torch device for local models.
+        backend: how a local model runs: ``"torch"`` (sentence-transformers on PyTorch),
+            ``"onnx"`` (exported once to ONNX, run by onnxruntime: same vectors, less overhead
+            per call) or ``"onnx-int8"`` (int8 weights: about twice torch's throughput, cosine
+            ~0.99 to its vectors). None: onnx for the bundled model, torch for others.
+            Part of the fingerprint. The ONNX backends need ``pip install "embedkit[onnx]"``.
         show_progress: show a progress bar over batches.
         max_concurrency: API requests in flight at once for this embedder, whatever the number of
             concurrent calls, threads and event loops using it (API providers only).
@@ -111,6 +116,7 @@ class Embedder:
         query_prefix: str | None = None,
         document_prefix: str | None = None,
         device: str | None = None,
+        backend: str | None = None,
         show_progress: bool = False,
         max_concurrency: int = 4,
         budget: Budget | None = None,
@@ -124,7 +130,8 @@ class Embedder:
                             ("max_concurrency", max_concurrency)):
             check_positive_int(name, value, optional=True)
         self.provider: Provider = create_provider(
-            self.model_ref, dimensions=dimensions, device=device, options=provider_options)
+            self.model_ref, dimensions=dimensions, device=device, options=provider_options,
+            backend=backend)
         self.dimensions = _check_dimensions(dimensions, self.provider, self.spec)
         self.normalize = normalize
         self.glossary = as_glossary(glossary)
@@ -172,6 +179,7 @@ class Embedder:
         """A non-secret summary, for logs and error messages."""
         return {
             "model": self.model_name,
+            "backend": getattr(self.provider, "backend", None),
             "dimension": self.dimension,
             "normalize": self.normalize,
             "query_prefix": self.prefixes["query"],

@@ -27,6 +27,8 @@ def describe_difference(saved: Mapping[str, object] | None,
     """
     if not saved:
         return "the saved settings are not recorded; compare the fingerprints"
+    if "backend" not in saved and current.get("backend") is not None:
+        saved = {**saved, "backend": "torch"}  # recorded before local backends existed
     differences = [f"{key} {saved.get(key)!r} (saved) vs {current.get(key)!r} (this embedder)"
                    for key in sorted(set(saved) | set(current))
                    if key != "fingerprint" and saved.get(key) != current.get(key)]

@@ -11,7 +11,10 @@ from sentence_transformers import SentenceTransformer
 from embedkit import Embedder, ModelNotFoundError
 
 
-def test_vectors_match_raw_sentence_transformers(embedder, bundled_model_dir):
+def test_vectors_match_raw_sentence_transformers(cache_dir, bundled_model_dir):
+    # backend="torch" runs sentence-transformers itself; the ONNX backends' parity is in
+    # tests/providers/test_onnx_backend.py.
+    embedder = Embedder(cache_dir=cache_dir, backend="torch")
     texts = [f"document number {i} " + "word " * (i % 17) for i in range(70)]
     raw = SentenceTransformer(str(bundled_model_dir)).encode(texts, normalize_embeddings=True)
     ours = embedder.embed_documents(texts)
@@ -63,7 +66,10 @@ def test_bad_input_loses_nothing_already_cached(embedder):
     assert embedder.stats.hits == 1
 
 
-def test_long_texts_are_truncated_with_one_warning_naming_how_many(embedder, bundled_model_dir):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_long_texts_are_truncated_with_one_warning_naming_how_many(cache_dir, bundled_model_dir,
+                                                                   backend):
+    embedder = Embedder(cache_dir=cache_dir, backend=backend)
     long_text = "word " * 600
     with pytest.warns(UserWarning, match=r"2 of 3 text\(s\) exceed .*limit of 256 tokens") as rec:
         vectors = embedder.embed_documents([long_text, "short", long_text + "more"])
@@ -96,10 +102,11 @@ def test_bad_numeric_options(bad):
         Embedder(batch_size=bad, cache=False)
 
 
-def test_unnormalized_truncated_vectors_keep_their_length(cache_dir, bundled_model_dir):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_unnormalized_truncated_vectors_keep_their_length(cache_dir, bundled_model_dir, backend):
     text = "a fairly ordinary sentence"
     with pytest.warns(UserWarning, match="Matryoshka"):
-        emb = Embedder(cache_dir=cache_dir, normalize=False, dimensions=64)
+        emb = Embedder(cache_dir=cache_dir, normalize=False, dimensions=64, backend=backend)
     vector = emb.embed_documents([text])[0]
     raw = SentenceTransformer(str(bundled_model_dir)).encode(text, normalize_embeddings=False)
     np.testing.assert_allclose(vector, raw[:64], atol=1e-6)

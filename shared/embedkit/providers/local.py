@@ -24,6 +24,7 @@ from ..extras import require
 from ..catalog import DEFAULT_MODEL, ModelSpec, find_spec
 from ..errors import ModelNotFoundError
 from ..roles import Role
+from .backends import backend_identity, resolve_backend
 from .base import ProviderBatch, ThreadedAsyncMixin, fixed_size_batches
 
 _BUNDLED_NAMES = {DEFAULT_MODEL.lower(), "all-minilm-l6-v2"}
@@ -54,6 +55,10 @@ class LocalProvider(ThreadedAsyncMixin):
             bundled copy and never touches the network.
         device: torch device (``"cpu"``, ``"cuda"``); None lets sentence-transformers choose.
         trust_remote_code: needed by models with custom code (nomic, jina); the catalog says which.
+        backend: ``"torch"``, ``"onnx"`` or ``"onnx-int8"`` (see `embedkit.providers.backends`);
+            None picks the model's default (onnx for the bundled model, else torch).
+        onnx_threads: onnxruntime intra-op threads; None means this machine's physical cores
+            (or ``$EMBEDKIT_ONNX_THREADS``).
     """
 
     name = "local"
@@ -61,7 +66,8 @@ class LocalProvider(ThreadedAsyncMixin):
     max_batch_size = 1_000_000
 
     def __init__(self, model: str = DEFAULT_MODEL, *, device: str | None = None,
-                 trust_remote_code: bool | None = None) -> None:
+                 trust_remote_code: bool | None = None, backend: str | None = None,
+                 onnx_threads: int | None = None) -> None:
         self.requested = model
         self.spec: ModelSpec | None = _local_catalog_spec(model)
         remote_code = self.spec.trust_remote_code if trust_remote_code is None and self.spec \
@@ -71,6 +77,19 @@ class LocalProvider(ThreadedAsyncMixin):
         self.dimension = _embedding_dimension(self.model_st)
         self.max_tokens = int(self.model_st.max_seq_length) if self.model_st.max_seq_length else None
         self._weights_digest = _folder_digest(self.path) if self.path else None
+        self.backend = resolve_backend(backend, bundled=model.lower() in _BUNDLED_NAMES)
+        self._onnx = None if self.backend == "torch" else self._load_onnx(onnx_threads)
+
+    def _load_onnx(self, threads: int | None) -> Any:
+        from .onnx_model import load_onnx_model
+
+        if self._weights_digest is None:
+            raise ModelNotFoundError(
+                f"backend={self.backend!r} needs the model's files on disk to export them; "
+                f"{self.requested!r} has no local folder. Use backend='torch'.")
+        return load_onnx_model(self.model_st, model_name=self.model,
+                               weights_digest=self._weights_digest, backend=self.backend,
+                               threads=threads)
 
     @property
     def saved_prompts(self) -> dict[str, str]:
@@ -86,9 +105,12 @@ class LocalProvider(ThreadedAsyncMixin):
         # A folder is identified by its weights, not its path: moving it keeps the cache valid.
         name = None if _looks_like_path(self.model) and self._weights_digest else self.model
         return {"provider": "local", "model": name, "weights": self._weights_digest,
-                "max_seq_length": self.max_tokens, "dimension": self.dimension}
+                "max_seq_length": self.max_tokens, "dimension": self.dimension,
+                **backend_identity(self.backend)}
 
     def count_tokens(self, texts: list[str]) -> list[int]:
+        if self._onnx is not None:
+            return self._onnx.count_tokens(texts)
         tokenizer = self.model_st.tokenizer
         with self._model_lock:
             encoded = tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False,
@@ -101,6 +123,8 @@ class LocalProvider(ThreadedAsyncMixin):
         return [[order[i] for i in batch] for batch in fixed_size_batches(len(order), batch_size)]
 
     def embed(self, texts: list[str], *, role: Role, prefix: str) -> ProviderBatch:
+        if self._onnx is not None:
+            return ProviderBatch(self._onnx.encode([prefix + t for t in texts]), tokens=0)
         # prompt="" (not None) also keeps sentence-transformers from adding a default prompt:
         # the Embedder has already decided the prefix.
         with self._model_lock:
@@ -110,7 +134,8 @@ class LocalProvider(ThreadedAsyncMixin):
         return ProviderBatch(np.asarray(vectors, dtype=np.float32), tokens=0)
 
     def __repr__(self) -> str:
-        return f"LocalProvider(model={self.model!r}, dimension={self.dimension})"
+        return (f"LocalProvider(model={self.model!r}, dimension={self.dimension}, "
+                f"backend={self.backend!r})")
 
 
 def _local_catalog_spec(model: str) -> ModelSpec | None:

@@ -16,7 +16,7 @@ PROVIDER_CLASSES: dict[str, tuple[str, str]] = {
     "cohere": ("embedkit.providers.cohere", "CohereProvider"),
 }
 
-LOCAL_OPTIONS = frozenset({"trust_remote_code"})
+LOCAL_OPTIONS = frozenset({"trust_remote_code", "onnx_threads"})
 """Backend options a local model takes; every other option is for API models only."""
 
 API_KEY_ENV_VARS: dict[str, str] = {"openai": "OPENAI_API_KEY", "cohere": "COHERE_API_KEY"}
@@ -34,8 +34,14 @@ def api_only_options(model: ModelRef | str | None, options: Iterable[str]) -> li
 
 
 def create_provider(ref: ModelRef, *, dimensions: int | None, device: str | None,
-                    options: dict[str, Any]) -> Provider:
-    """Instantiate the backend for ``ref``; ``options`` are backend-specific keyword arguments."""
+                    options: dict[str, Any], backend: str | None = None) -> Provider:
+    """Instantiate the backend for ``ref``; ``options`` are backend-specific keyword arguments.
+
+    ``backend`` (``torch``, ``onnx``, ``onnx-int8``) chooses how a local model runs.
+    """
+    if backend is not None and ref.provider != "local":
+        raise ValueError(f"backend={backend!r} applies to local models; {ref} runs on the "
+                         f"{ref.provider} API")
     module_name, class_name = PROVIDER_CLASSES[ref.provider]
     try:
         module = importlib.import_module(module_name)
@@ -49,5 +55,5 @@ def create_provider(ref: ModelRef, *, dimensions: int | None, device: str | None
         if remote_only:
             raise TypeError(f"{', '.join(remote_only)} only apply to API models "
                             f"('openai:...', 'cohere:...'); {ref} is a local model")
-        return cls(ref.model, device=device, **options)
+        return cls(ref.model, device=device, backend=backend, **options)
     return cls(ref.model, dimensions=dimensions, **options)
