@@ -439,6 +439,8 @@ class HybridIndex:
         if vector.shape != (self.embedder.dimension,):
             raise ValueError(f"query_vector has shape {vector.shape}, expected "
                              f"({self.embedder.dimension},) from {self.embedder.model_name}")
+        if not np.isfinite(vector).all():
+            raise ValueError("query_vector holds NaN or infinity")
         return vector
 
     def _dense_list(self, query_vector: np.ndarray | None, external: Any,

@@ -14,6 +14,9 @@ Modes (``vectors=``):
 
 Saved as chunk files ``vectors-<name>.npy`` (float32 rows, never changed once written, so a
 later save hard-links them) plus the codes of a compact mode. A load memory-maps the chunks.
+Scanning a mapped chunk for NaN at load would read every page (1.5 GB at 1M x 384), so a loaded
+chunk is checked where a search reads it instead: a non-finite score from a loaded chunk raises
+`IndexFormatError` naming the file and row (added vectors are checked when added).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import IndexFormatError
 from .persistence import SaveFolder
 from .quantize import CODECS
 
@@ -37,10 +41,22 @@ _MAX_CHUNKS = 8  # a save with more chunk files than this writes one consolidate
 
 
 class _Chunk:
-    """A block of rows; ``name`` is its file's name once saved (None until then)."""
+    """A block of rows; ``name`` is its file's name once saved (None until then), ``source``
+    the file it was loaded from (its rows are untrusted until a search reads them)."""
 
-    def __init__(self, data: np.ndarray, name: str | None = None) -> None:
-        self.data, self.name = data, name
+    def __init__(self, data: np.ndarray, name: str | None = None,
+                 source: Path | None = None) -> None:
+        self.data, self.name, self.source = data, name, source
+
+    def check(self, values: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """``values`` computed from this chunk's ``rows`` (all rows when None), refused when
+        a loaded file's row is not finite."""
+        if self.source is not None and not np.isfinite(values).all():
+            bad = int(np.flatnonzero(~np.isfinite(values).reshape(len(values), -1).all(axis=1))[0])
+            row = bad if rows is None else int(rows[bad])
+            raise IndexFormatError(f"{self.source}: row {row} is not a finite vector "
+                                   "(NaN or infinity in a saved index)")
+        return values
 
 
 class RowMatrix:
@@ -56,10 +72,13 @@ class RowMatrix:
         return sum(len(c.data) for c in self.chunks) + self._tail_size
 
     def blocks(self) -> Iterator[np.ndarray]:
-        for chunk in self.chunks:
+        for chunk in self._all_chunks():
             yield chunk.data
+
+    def _all_chunks(self) -> Iterator[_Chunk]:
+        yield from self.chunks
         if self._tail_size:
-            yield self._tail[:self._tail_size]
+            yield _Chunk(self._tail[:self._tail_size])
 
     def append(self, vectors: np.ndarray) -> None:
         for start in range(0, len(vectors), _BLOCK_ROWS):
@@ -86,7 +105,8 @@ class RowMatrix:
 
     def scores(self, query: np.ndarray) -> np.ndarray:
         """Inner product of every row with ``query`` (float32)."""
-        parts = [block @ query for block in self.blocks()]
+        with np.errstate(invalid="ignore", over="ignore"):  # a bad saved row: check() says
+            parts = [chunk.check(chunk.data @ query) for chunk in self._all_chunks()]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
 
     def take(self, rows: np.ndarray) -> np.ndarray:
@@ -94,11 +114,12 @@ class RowMatrix:
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), self.dimension), dtype=np.float32)
         start = 0
-        for block in self.blocks():
-            inside = (rows >= start) & (rows < start + len(block))
+        for chunk in self._all_chunks():
+            inside = (rows >= start) & (rows < start + len(chunk.data))
             if inside.any():
-                out[inside] = block[rows[inside] - start]
-            start += len(block)
+                local = rows[inside] - start
+                out[inside] = chunk.check(chunk.data[local], local)
+            start += len(chunk.data)
         return out
 
     def everything(self) -> np.ndarray:
@@ -137,7 +158,8 @@ class RowMatrix:
         for entry in entries:
             data = folder.read_array(_chunk_file(entry["name"]), np.float32,
                                      (entry["rows"], dimension), mmap_data=True)
-            matrix.chunks.append(_Chunk(data, entry["name"]))
+            source = folder.root / _chunk_file(entry["name"])
+            matrix.chunks.append(_Chunk(data, entry["name"], source))
         return matrix
 
 
@@ -221,7 +243,7 @@ class DenseVectors:
         """Vectors saved by `save` (manifest ``entry``), for ``count`` rows.
 
         The float32 chunks are memory-mapped and not scanned for NaN here (that would read
-        every page): vectors are checked to be finite when added.
+        every page): a search that reads a non-finite row raises `IndexFormatError`.
         """
         vectors = cls(dimension, entry["mode"], entry["rescore"])
         vectors.full = RowMatrix.read(folder, entry["chunks"], dimension)

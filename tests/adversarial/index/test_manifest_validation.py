@@ -150,3 +150,28 @@ def test_inconsistent_bm25_settings_are_refused(saved, module_embedder, name, ch
 def test_index_format_error_is_a_package_error_and_a_value_error():
     assert issubclass(IndexFormatError, EmbedKitError)
     assert issubclass(IndexFormatError, ValueError)  # callers catching ValueError keep working
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf], ids=["nan-row", "inf-row"])
+@pytest.mark.parametrize("vectors", ["float32", "int8"])
+def test_a_non_finite_saved_vector_is_refused_naming_the_file(tmp_path, module_embedder,
+                                                              bad_value, vectors):
+    """Loads map the vectors without reading them (a 1M index opens at once), so the row is
+    refused by the first search that reads it, never returned as a NaN score."""
+    index = HybridIndex(module_embedder, vectors=vectors)
+    index.add(["reset a password", "error E1127: the fan failed", "invoices arrive monthly"],
+              ids=["a", "b", "c"])
+    index.save(tmp_path / "saved")
+    file = _rewrite(tmp_path / "saved", "vectors/vectors-*.npy",
+                    lambda m: np.where(np.arange(m.shape[0])[:, None] == 1, bad_value,
+                                       m).astype(np.float32))
+    loaded = HybridIndex.load(tmp_path / "saved", module_embedder)
+    with pytest.raises(IndexFormatError, match=rf"{file.name}: row 1 is not a finite vector"):
+        loaded.search("the fan failed", k=3, fusion="dense")
+
+
+def test_a_nan_query_vector_is_refused(module_embedder):
+    index = HybridIndex(module_embedder)
+    index.add(["reset a password"], ids=["a"])
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        index.search("password", query_vector=np.full(module_embedder.dimension, np.nan))
