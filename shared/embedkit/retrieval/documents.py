@@ -23,16 +23,25 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import IndexFormatError
 from .persistence import Checker, SaveFolder
 
 _COLUMNS = ("ids", "texts", "metadata")
 
 
 class _Column:
-    """Strings packed as UTF-8 bytes + offsets; row i is ``blob[offsets[i]:offsets[i+1]]``."""
+    """Strings packed as UTF-8 bytes + offsets; row i is ``blob[offsets[i]:offsets[i+1]]``.
 
-    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
-        self.blob, self.offsets = blob, offsets
+    ``source`` is the bytes file a loaded column maps: its bytes are only decoded when read,
+    so bad UTF-8 (or bad JSON metadata) in a saved index is refused then, naming that file.
+    """
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray,
+                 source: Path | None = None) -> None:
+        self.blob, self.offsets, self.source = blob, offsets, source
+
+    def corrupt(self, problem: str) -> IndexFormatError:
+        return IndexFormatError(f"{self.source}: {problem}")
 
     @classmethod
     def pack(cls, values: Sequence[str]) -> _Column:
@@ -45,12 +54,33 @@ class _Column:
         return len(self.offsets) - 1
 
     def get(self, row: int) -> str:
-        return self.blob[self.offsets[row]:self.offsets[row + 1]].tobytes().decode("utf-8")
+        return self._decode(self.blob[self.offsets[row]:self.offsets[row + 1]].tobytes(), row)
 
     def all(self) -> list[str]:
         data = self.blob.tobytes()
         bounds = self.offsets.tolist()
-        return [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])]
+        return [self._decode(data[a:b], row) for row, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+
+    def get_json(self, row: int) -> Any:
+        return self._json(self.get(row), row)
+
+    def all_json(self) -> list[Any]:
+        return [self._json(value, row) for row, value in enumerate(self.all())]
+
+    def _decode(self, data: bytes, row: int) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.corrupt(f"row {row} is not UTF-8") from None
+
+    def _json(self, value: str, row: int) -> Any:
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            raise self.corrupt(f"row {row} is not JSON") from None
+        if not isinstance(decoded, dict):
+            raise self.corrupt(f"row {row} is not a JSON object")
+        return decoded
 
 
 class _Chunk:
@@ -88,7 +118,7 @@ class _Chunk:
                 offsets[0] == 0 and offsets[-1] == blob.size
                 and bool(np.all(np.diff(offsets) >= 0)),
                 f"offsets must rise from 0 to {blob.size} (the bytes of {stem}-bytes.npy)")
-            columns[key] = _Column(blob, offsets)
+            columns[key] = _Column(blob, offsets, folder.root / f"{stem}-bytes.npy")
         return cls(name, columns)
 
 
@@ -117,11 +147,22 @@ class DocumentStore:
     def rows(self) -> dict[str, int]:
         """id -> row of every live document."""
         if self._rows is None:
-            rows = {doc_id: row for row, doc_id in enumerate(self.all_ids())}
-            for row in self._dead:
-                rows.pop(self.id(row), None)
+            rows: dict[str, int] = {}
+            for row, doc_id in enumerate(self.all_ids()):
+                if row in self._dead:  # a deleted row may share its id with a re-added one
+                    continue
+                if doc_id in rows:
+                    raise self._duplicate(doc_id, rows[doc_id], row)
+                rows[doc_id] = row
             self._rows = rows
         return self._rows
+
+    def _duplicate(self, doc_id: str, first: int, again: int) -> IndexFormatError:
+        """Only a tampered save holds one live id twice (`add` refuses duplicates)."""
+        chunk, at = self._locate(again)
+        where = chunk.columns["ids"].source if chunk is not None else "the added rows"
+        return IndexFormatError(f"{where}: id {doc_id!r} is held by two live rows "
+                                f"({first} and {again})")
 
     def all_ids(self) -> list[str]:
         return [i for c in self._chunks for i in c.columns["ids"].all()] + self._ids
@@ -130,7 +171,7 @@ class DocumentStore:
     def metadatas(self) -> list[dict[str, Any]]:
         """Metadata of every row (decoded once, for filters)."""
         if self._all_metas is None or len(self._all_metas) != self.num_rows:
-            saved = [json.loads(m) for c in self._chunks for m in c.columns["metadata"].all()]
+            saved = [m for c in self._chunks for m in c.columns["metadata"].all_json()]
             self._all_metas = saved + self._metas
         return self._all_metas
 
@@ -152,7 +193,7 @@ class DocumentStore:
         chunk, at = self._locate(row)
         if chunk is None:
             return dict(self._metas[at])
-        return json.loads(chunk.columns["metadata"].get(at))
+        return chunk.columns["metadata"].get_json(at)
 
     def append(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
         start = self.num_rows
@@ -207,4 +248,5 @@ class DocumentStore:
         if store.num_rows != len(live):
             raise folder.error("", f"{store.num_rows} documents for {len(live)} BM25 rows")
         store._dead = set(np.flatnonzero(~live).tolist())
+        store.rows  # built now: a tampered save holding one live id twice is refused at load
         return store

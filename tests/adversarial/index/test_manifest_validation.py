@@ -175,3 +175,44 @@ def test_a_nan_query_vector_is_refused(module_embedder):
     index.add(["reset a password"], ids=["a"])
     with pytest.raises(ValueError, match="NaN or infinity"):
         index.search("password", query_vector=np.full(module_embedder.dimension, np.nan))
+
+
+def _ids_saved_as(tmp_path, module_embedder, ids, delete=(), readd=()):
+    index = HybridIndex(module_embedder)
+    index.add([f"document {doc_id}" for doc_id in ids], ids=list(ids))
+    index.save(tmp_path / "saved")
+    for doc_id in delete:
+        index.delete([doc_id])
+    for doc_id in readd:
+        index.add([f"document {doc_id} again"], ids=[doc_id])
+    index.save(tmp_path / "saved")
+    return tmp_path / "saved"
+
+
+def test_one_live_id_twice_in_a_tampered_save_is_refused_at_load(tmp_path, module_embedder):
+    saved = _ids_saved_as(tmp_path, module_embedder, ["a", "b"])
+    file = _rewrite(saved, "documents/docs-*-ids-bytes.npy", lambda b: np.frombuffer(
+        b"aa", dtype=np.uint8).copy())
+    with pytest.raises(IndexFormatError, match=rf"{file.name}: id 'a' is held by two live rows"):
+        HybridIndex.load(saved, module_embedder)
+
+
+def test_an_id_deleted_and_added_again_survives_save_and_load(tmp_path, module_embedder):
+    saved = _ids_saved_as(tmp_path, module_embedder, ["a", "b"], delete=["a"], readd=["a"])
+    loaded = HybridIndex.load(saved, module_embedder)
+    assert sorted(loaded.ids) == ["a", "b"]
+    assert loaded.get("a")[0] == "document a again"
+
+
+def test_bad_utf8_or_json_in_saved_documents_is_refused_naming_the_file(tmp_path,
+                                                                        module_embedder):
+    saved = _ids_saved_as(tmp_path, module_embedder, ["a", "b"])
+    texts = _rewrite(saved, "documents/docs-*-texts-bytes.npy",
+                     lambda b: np.where(np.arange(b.size) == 0, 0xFF, b).astype(np.uint8))
+    metas = _rewrite(saved, "documents/docs-*-metadata-bytes.npy",
+                     lambda b: np.where(np.arange(b.size) == 0, ord("["), b).astype(np.uint8))
+    loaded = HybridIndex.load(saved, module_embedder)
+    with pytest.raises(IndexFormatError, match=rf"{texts.name}: row 0 is not UTF-8"):
+        loaded.get("a")
+    with pytest.raises(IndexFormatError, match=rf"{metas.name}: row 0 is not"):
+        loaded.search("document", k=2, filter={"kind": "x"})
