@@ -6,7 +6,7 @@ For each backend, in its own process (so peak memory is its own), on msmarco-5k 
 - one query end to end through `Embedder.embed_query`, p50/p99 over distinct queries (cache
   off, so every call runs the model);
 - peak memory (max RSS) after those;
-- hybrid search latency (torch and onnx-int8), query text to hits, on a `HybridIndex` of all
+- hybrid search latency (every backend), query text to hits, on a `HybridIndex` of all
   5,000 passages
   (documents embedded once into a temp cache; the queries are distinct and uncached);
 - mean/min cosine of its passage vectors to torch's.
@@ -40,7 +40,7 @@ from _data import msmarco_dir, msmarco_passages  # noqa: E402
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 BATCH_SIZES = (16, 32, 64)
-HYBRID_BACKENDS = ("torch", "onnx-int8")  # onnx (fp32) has torch's vectors: same search
+HYBRID_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 # ----------------------------------------------------------------------------- worker
