@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from embedkit.retrieval.bm25 import BM25Index
+from embedkit.retrieval.tokenizer import Tokenizer
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,3 +50,17 @@ def msmarco_tokens(msmarco):
     tokenizer = Tokenizer()
     return {"docs": tokenizer.tokenize_many(msmarco["docs"]),
             "queries": tokenizer.tokenize_many(msmarco["queries"])}
+
+
+@pytest.fixture(scope="module")
+def parts_index():
+    """A BM25 index over part codes (rare), a repeated how-to (common) and one name, with its
+    tokenizer: the lexical signals' and the auto weight's test corpus."""
+    tokenizer = Tokenizer()
+    texts = [f"Bearing model NMB-{4000 + i} for the spindle, a standard service part."
+             for i in range(40)]
+    texts += ["How to replace the spindle motor bearing safely."] * 30
+    texts += ["The Kessler gauge measures spindle runout."]
+    index = BM25Index()
+    index.build(tokenizer.tokenize_many(texts))
+    return index, tokenizer

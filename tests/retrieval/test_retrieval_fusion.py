@@ -7,9 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from embedkit.retrieval.bm25 import BM25Index
 from embedkit.retrieval.fusion import AutoAlpha, auto_alpha, min_max, rrf, weighted
-from embedkit.retrieval.tokenizer import Tokenizer
 
 
 def ids(hits):
@@ -136,18 +134,6 @@ def test_rrf_tie_goes_to_the_first_list_and_duplicates_count_once():
 
 
 # ---- auto alpha -----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def parts_index():
-    tokenizer = Tokenizer()
-    texts = [f"Bearing model NMB-{4000 + i} for the spindle, a standard service part."
-             for i in range(40)]
-    texts += ["How to replace the spindle motor bearing safely."] * 30
-    texts += ["The Kessler gauge measures spindle runout."]
-    index = BM25Index()
-    index.build(tokenizer.tokenize_many(texts))
-    return index, tokenizer
-
-
 def alpha_for(query, parts_index, policy=None):
     index, tokenizer = parts_index
     tokens = tokenizer(query)

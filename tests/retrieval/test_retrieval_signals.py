@@ -5,34 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedkit.retrieval.bm25 import BM25Index
 from embedkit.retrieval.feedback import Feedback
 from embedkit.retrieval.policy import SearchPolicy
 from embedkit.retrieval.signals import (QuerySignals, coherence, is_code, overlap, query_signals,
                                         rarity, top_gap)
-from embedkit.retrieval.tokenizer import Tokenizer
 
 
-@pytest.fixture(scope="module")
-def parts():
-    tokenizer = Tokenizer()
-    texts = [f"Bearing model NMB-{4000 + i} for the spindle, a standard service part."
-             for i in range(40)]
-    texts += ["How to replace the spindle motor bearing safely."] * 30
-    texts += ["The Kessler gauge measures spindle runout."]
-    index = BM25Index()
-    index.build(tokenizer.tokenize_many(texts))
-    return index, tokenizer
-
-
-def signals_for(query: str, parts) -> QuerySignals:
-    index, tokenizer = parts
+def signals_for(query: str, parts_index) -> QuerySignals:
+    index, tokenizer = parts_index
     tokens = tokenizer(query)
     return query_signals(tokens, index.idf(tokens), len(index))
 
 
-def test_rarity_is_one_for_a_term_in_one_document_and_falls_with_frequency(parts):
-    index, _ = parts
+def test_rarity_is_one_for_a_term_in_one_document_and_falls_with_frequency(parts_index):
+    index, _ = parts_index
     rare, common, absent = rarity(index.idf(["kessler", "spindl", "zebra"]), len(index))
     assert rare == pytest.approx(1.0)
     assert 0.0 < common < 0.2
@@ -40,14 +26,14 @@ def test_rarity_is_one_for_a_term_in_one_document_and_falls_with_frequency(parts
     assert rarity([], 10).size == 0 and rarity([3.0], 0).tolist() == [0.0]
 
 
-def test_query_signals_separate_codes_from_words(parts):
-    code = signals_for("NMB-4017 bearing", parts)
+def test_query_signals_separate_codes_from_words(parts_index):
+    code = signals_for("NMB-4017 bearing", parts_index)
     assert code.code_rarity == pytest.approx(1.0)  # the joined code is in one document
     assert code.word_rarity < 0.5                  # "bearing" is everywhere
-    name = signals_for("Kessler gauge", parts)
+    name = signals_for("Kessler gauge", parts_index)
     assert name.code_rarity == 0.0 and name.word_rarity == pytest.approx(1.0)
-    assert signals_for("how to replace a spindle motor", parts).n_tokens == 4
-    assert signals_for("XJ-9000 zebra", parts) == QuerySignals(4, 0.0, 0.0)  # not in corpus
+    assert signals_for("how to replace a spindle motor", parts_index).n_tokens == 4
+    assert signals_for("XJ-9000 zebra", parts_index) == QuerySignals(4, 0.0, 0.0)  # not in corpus
     assert is_code("nmb4017") and not is_code("kessler")
     with pytest.raises(ValueError, match="one idf per token"):
         query_signals(["a", "b"], [1.0], 10)
@@ -78,25 +64,25 @@ def test_coherence_of_similar_and_unrelated_vectors():
     assert coherence(np.ones((1, 3))) == 0.0
 
 
-def test_policy_alpha_moves_with_agreement_and_codes(parts):
+def test_policy_alpha_moves_with_agreement_and_codes(parts_index):
     policy = SearchPolicy()
-    words = signals_for("how to replace a spindle motor", parts)
+    words = signals_for("how to replace a spindle motor", parts_index)
     assert policy.alpha(words, agreement=0.0) == pytest.approx(policy.dense_alpha)
     assert policy.alpha(words, agreement=1.0) == pytest.approx(policy.agreement_alpha)
     halfway = policy.alpha(words, agreement=0.5)
     assert policy.agreement_alpha < halfway < policy.dense_alpha
-    code = signals_for("NMB-4017", parts)
+    code = signals_for("NMB-4017", parts_index)
     assert policy.alpha(code, agreement=0.0) == pytest.approx(policy.lexical_alpha)
     # a rare word is not a code: entity names must not pull the weight toward BM25
-    assert policy.alpha(signals_for("Kessler gauge", parts), 0.0) == policy.dense_alpha
+    assert policy.alpha(signals_for("Kessler gauge", parts_index), 0.0) == policy.dense_alpha
 
 
-def test_policy_gates_feedback_off_for_known_item_lookups(parts):
+def test_policy_gates_feedback_off_for_known_item_lookups(parts_index):
     policy = SearchPolicy()
-    assert policy.wants_feedback(signals_for("how to replace a spindle motor", parts))
-    assert not policy.wants_feedback(signals_for("NMB-4017", parts))
+    assert policy.wants_feedback(signals_for("how to replace a spindle motor", parts_index))
+    assert not policy.wants_feedback(signals_for("NMB-4017", parts_index))
     always = SearchPolicy(feedback_max_code=1.01)
-    assert always.wants_feedback(signals_for("NMB-4017", parts))
+    assert always.wants_feedback(signals_for("NMB-4017", parts_index))
 
 
 def test_policy_checks_and_round_trips_its_settings():
