@@ -43,6 +43,7 @@ from ..validation import validate_query, validate_texts
 from .bm25 import BM25Index, top_k_positive
 from .documents import DocumentStore
 from .fusion import FUSIONS, AutoAlpha, FusedHit, rrf, weighted_top
+from .hnsw import DEFAULT_EF_SEARCH, DEFAULT_MIN_ROWS, check_ann
 from .persistence import (
     BM25_FOLDER, DOCUMENTS_FOLDER, INDEX_FORMAT, MANIFEST, VECTORS_FOLDER, SaveFolder,
     read_documents, read_manifest, read_vectors,
@@ -133,7 +134,17 @@ class HybridIndex:
             compact modes re-score their best candidates with the float32 vectors, so the
             scores returned are exact cosines.
         rescore: candidates re-scored per result wanted in the compact modes (default 4 for
-            int8, 10 for binary).
+            int8, 10 for binary) and by the HNSW graph (default 1).
+        ann: ``"hnsw"``: approximate dense search once the index holds ``ann_min_rows`` rows
+            (`embedkit.retrieval.hnsw`, needs the ``compact`` extra; ``vectors="float32"``
+            only). A faiss HNSW graph proposes candidates that are re-scored from the float32
+            vectors, so scores are exact cosines and only the ranking is approximate. None
+            (default): exact search.
+        ann_min_rows: rows from which the graph is used; exact search below (where it takes
+            under ~10 ms on one core). Crossing it builds the graph once (seconds per 100k
+            rows); later adds are inserted, a compaction builds it again.
+        ef_search: the graph's search breadth (raised to the candidates asked): higher gives
+            better recall and slower searches.
 
     Example:
         >>> index = HybridIndex(Embedder())                     # doctest: +SKIP
@@ -160,6 +171,9 @@ class HybridIndex:
         policy: SearchPolicy | None = None,
         vectors: str = "float32",
         rescore: int | None = None,
+        ann: str | None = None,
+        ann_min_rows: int = DEFAULT_MIN_ROWS,
+        ef_search: int = DEFAULT_EF_SEARCH,
     ) -> None:
         _check_embedder(embedder)
         _check_fusion(fusion, alpha, candidates)
@@ -171,6 +185,10 @@ class HybridIndex:
         if vectors not in VECTOR_MODES:
             raise ValueError(f"unknown vectors mode {vectors!r}; choose one of "
                              f"{', '.join(VECTOR_MODES)}")
+        check_ann(ann, ann_min_rows, ef_search)
+        if ann is not None and vectors != "float32":
+            raise ValueError(f"ann={ann!r} works with vectors='float32' only, got "
+                             f"vectors={vectors!r}")
         self.embedder = embedder
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)
@@ -182,6 +200,7 @@ class HybridIndex:
         self.policy = policy or SearchPolicy()
         self.monitor = monitor
         self.vectors_mode, self.rescore = vectors, rescore
+        self.ann, self.ann_min_rows, self.ef_search = ann, ann_min_rows, ef_search
         self._docs = DocumentStore()
         self._dense: DenseVectors | None = None  # made at the first add (needs the dimension)
         self.saved_extra: dict[str, Any] = {}
@@ -623,7 +642,7 @@ class HybridIndex:
         if not self.store_vectors:
             raise folder.error(MANIFEST, "vectors saved, but settings.store_vectors is false")
         self._dense = DenseVectors.read(folder.folder(VECTORS_FOLDER), manifest["vectors"],
-                                        self.embedder.dimension, rows)
+                                        self.embedder.dimension, rows, **self._ann_options())
 
     def _manifest(self) -> dict[str, Any]:
         return {
@@ -634,7 +653,8 @@ class HybridIndex:
             "settings": {"fusion": self.fusion, "alpha": self.alpha, "rrf_k": self.rrf_k,
                          "candidates": self.candidates, "store_vectors": self.store_vectors,
                          "feedback": self.feedback,
-                         "vectors": self.vectors_mode, "rescore": self.rescore},
+                         "vectors": self.vectors_mode, "rescore": self.rescore,
+                         **self._ann_options()},
             "auto": asdict(self.auto),
             "policy": self.policy.to_dict(),
             "tokenizer": self.tokenizer.to_dict(),
@@ -643,8 +663,12 @@ class HybridIndex:
     # ------------------------------------------------------------------ internals
     def _vectors(self) -> DenseVectors:
         if self._dense is None:
-            self._dense = DenseVectors(self.embedder.dimension, self.vectors_mode, self.rescore)
+            self._dense = DenseVectors(self.embedder.dimension, self.vectors_mode, self.rescore,
+                                       **self._ann_options())
         return self._dense
+
+    def _ann_options(self) -> dict[str, Any]:
+        return {"ann": self.ann, "ann_min_rows": self.ann_min_rows, "ef_search": self.ef_search}
 
     def _check_vectors(self, vectors: np.ndarray, count: int) -> np.ndarray:
         if not self.store_vectors:

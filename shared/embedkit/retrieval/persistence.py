@@ -31,6 +31,7 @@ import numpy as np
 from ..atomic_dir import open_regular_file
 from ..errors import IndexFormatError
 from .feedback import FEEDBACK_MODES, Feedback
+from .hnsw import check_ann
 from .fusion import FUSIONS, AutoAlpha
 from .policy import SearchPolicy
 
@@ -49,7 +50,7 @@ _TOP_KEYS = ("format", "fingerprint", "embedder", "count", "settings", "auto", "
 _SETTING_KEYS = ("fusion", "alpha", "rrf_k", "candidates", "store_vectors")
 # Written by newer saves only; a save without them loads with the defaults.
 _OPTIONAL_TOP_KEYS = ("policy", "extra")
-_OPTIONAL_SETTING_KEYS = ("feedback", "vectors", "rescore")
+_OPTIONAL_SETTING_KEYS = ("feedback", "vectors", "rescore", "ann", "ann_min_rows", "ef_search")
 
 
 class SaveFolder:
@@ -273,6 +274,11 @@ def _check_settings(check: Checker, settings: Any) -> None:
     check.that(rescore is None or (isinstance(rescore, int) and not isinstance(rescore, bool)
                                    and rescore >= 1),
                "settings.rescore must be null or an integer >= 1")
+    try:
+        check_ann(settings.get("ann"), settings.get("ann_min_rows", 0),
+                  settings.get("ef_search", 1))
+    except ValueError as exc:
+        check.that(False, f"settings: {exc}")
     feedback = settings.get("feedback")
     check.that(feedback is None or feedback in FEEDBACK_MODES,
                f"settings.feedback must be null or one of {FEEDBACK_MODES}, got {feedback!r}")
@@ -288,7 +294,9 @@ def _check_chunks(check: Checker, chunks: Any, what: str) -> None:
 
 
 def _check_vectors_entry(check: Checker, entry: Any) -> None:
-    check.keys(entry, ("mode", "rescore", "chunks"), "vectors")
+    check.keys(entry, ("mode", "rescore", "chunks"), "vectors", optional=("ann",))
+    check.that(entry.get("ann") is None or isinstance(entry["ann"], dict),
+               "vectors.ann must be null or an object")
     check.that(entry["mode"] in VECTOR_MODES, f"vectors.mode must be one of {VECTOR_MODES}")
     check.integer(entry["rescore"], "vectors.rescore", minimum=1)
     _check_chunks(check, entry["chunks"], "vectors.chunks")

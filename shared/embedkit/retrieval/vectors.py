@@ -12,6 +12,10 @@ Modes (``vectors=``):
   candidates; their float32 vectors are read back (from a memory map after a load, so only the
   pages of those rows come into memory) and the final scores are exact.
 
+``ann="hnsw"`` (float32 only): from ``ann_min_rows`` rows on, an HNSW graph
+(`embedkit.retrieval.hnsw`) proposes ``rescore`` x depth candidates instead of the full scan;
+they are re-scored from the float32 rows, so the scores are exact, the ranking approximate.
+
 Saved as chunk files ``vectors-<name>.npy`` (float32 rows, never changed once written, so a
 later save hard-links them) plus the codes of a compact mode. A load memory-maps the chunks.
 Scanning a mapped chunk for NaN at load would read every page (1.5 GB at 1M x 384), so a loaded
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IndexFormatError
+from .hnsw import DEFAULT_EF_SEARCH, DEFAULT_MIN_ROWS, AnnSearch, check_ann
 from .persistence import SaveFolder
 from .quantize import CODECS
 
@@ -170,18 +175,29 @@ class DenseVectors:
         dimension: the embedder's dimension.
         mode: ``"float32"``, ``"int8"`` or ``"binary"``.
         rescore: candidates re-scored in float32 per result wanted, for compact modes
-            (default 4 for int8, 10 for binary).
+            (default 4 for int8, 10 for binary) and the HNSW graph (default 1).
+        ann: ``"hnsw"`` for approximate search from ``ann_min_rows`` rows on (float32
+            only), None (default) for exact search.
+        ann_min_rows: rows from which the graph is used (exact search below).
+        ef_search: the graph's search breadth (higher: better recall, slower).
     """
 
-    def __init__(self, dimension: int, mode: str = "float32", rescore: int | None = None) -> None:
+    def __init__(self, dimension: int, mode: str = "float32", rescore: int | None = None, *,
+                 ann: str | None = None, ann_min_rows: int = DEFAULT_MIN_ROWS,
+                 ef_search: int = DEFAULT_EF_SEARCH) -> None:
         if mode not in VECTOR_MODES:
             raise ValueError(f"unknown vectors mode {mode!r}; choose one of {VECTOR_MODES}")
+        check_ann(ann, ann_min_rows, ef_search)
+        if ann is not None and mode != "float32":
+            raise ValueError(f"ann={ann!r} works with vectors='float32' only (the graph keeps "
+                             f"its own 8-bit codes), got vectors={mode!r}")
         rescore = DEFAULT_RESCORE[mode] if rescore is None else rescore
         if not isinstance(rescore, int) or rescore < 1:
             raise ValueError(f"rescore must be a positive int, got {rescore!r}")
         self.dimension, self.mode, self.rescore = dimension, mode, rescore
         self.full = RowMatrix(dimension)
         self.codes = CODECS[mode](dimension) if mode in CODECS else None
+        self.ann = AnnSearch(dimension, ann_min_rows, ef_search) if ann else None
 
     def __len__(self) -> int:
         return len(self.full)
@@ -191,23 +207,33 @@ class DenseVectors:
         """Bytes of the searched representation (codes for compact modes, else float32)."""
         if self.codes is not None:
             return self.codes.nbytes
+        if self.ann is not None and self.ann.graph is not None:
+            return self.ann.nbytes  # float32 rows are read back for the candidates only
         return len(self) * self.dimension * 4
 
     def add(self, vectors: np.ndarray) -> None:
         self.full.append(vectors)
         if self.codes is not None:
             self.codes.add(vectors, self.full.everything)
+        if self.ann is not None:
+            self.ann.added(self.full, vectors)
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only ``rows`` (sorted), renumbered 0..len(rows)-1: a compaction."""
         self.full.keep(rows)
         if self.codes is not None:
             self.codes.keep(rows)
+        if self.ann is not None:  # faiss cannot drop graph nodes: a new graph
+            self.ann.rebuild(self.full)
 
     def top(self, query: np.ndarray, depth: int,
             allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, exact float32 scores) of the best ``depth`` allowed rows, best first."""
-        if self.codes is None:
+        proposed = None if self.ann is None else self.ann.candidates(
+            query, depth * self.rescore, allowed)
+        if proposed is not None:
+            rows, values = proposed, self.scores_for(query, proposed)
+        elif self.codes is None:
             scores = self.full.scores(query)
             if allowed is not None:
                 scores = np.where(allowed, scores, -np.inf)
@@ -235,17 +261,22 @@ class DenseVectors:
         if self.codes is not None:
             for key, array in self.codes.state().items():
                 np.save(folder / f"{self.mode}_{key}.npy", array, allow_pickle=False)
+        if self.ann is not None:
+            entry["ann"] = self.ann.save(folder)
         return entry
 
     @classmethod
     def read(cls, folder: SaveFolder, entry: dict[str, Any], dimension: int,
-             count: int) -> DenseVectors:
+             count: int, **ann: Any) -> DenseVectors:
         """Vectors saved by `save` (manifest ``entry``), for ``count`` rows.
 
         The float32 chunks are memory-mapped and not scanned for NaN here (that would read
         every page): a search that reads a non-finite row raises `IndexFormatError`.
+        ``ann``: the owner's ``ann``, ``ann_min_rows`` and ``ef_search``; with ``ann`` set
+        the saved graph is read (or built, when the save has none and ``count`` is past
+        ``ann_min_rows``).
         """
-        vectors = cls(dimension, entry["mode"], entry["rescore"])
+        vectors = cls(dimension, entry["mode"], entry["rescore"], **ann)
         vectors.full = RowMatrix.read(folder, entry["chunks"], dimension)
         if len(vectors.full) != count:
             raise folder.error("", f"{len(vectors.full)} vectors for {count} rows")
@@ -255,6 +286,8 @@ class DenseVectors:
                 vectors.codes.restore(state)
             except ValueError as exc:
                 raise folder.error(f"{vectors.mode}_codes.npy", str(exc)) from None
+        if vectors.ann is not None:
+            vectors.ann.read(folder, entry.get("ann"), vectors.full)
         return vectors
 
 
