@@ -2,15 +2,17 @@
 
 Used by `embedkit.retrieval.vectors.DenseVectors` with ``ann="hnsw"`` once the index holds
 ``ann_min_rows`` rows (exact search below that). The graph is faiss's ``IndexHNSWSQ``: the
-HNSW links plus 8-bit scalar codes of each vector (384 bytes at 384 dimensions, a quarter of
-float32), so it never duplicates the float32 rows, which stay memory-mapped after a load. It
-only *proposes* rows: the caller re-scores them with the float32 vectors, so the scores
-returned are exact cosines. Chosen over usearch and hnswlib by `benchmarks/ann_choice.py`.
+HNSW links plus a float16 copy of each vector (half of float32; 8-bit codes lost recall,
+0.980 against 0.996 at 100k, and need fitted ranges), so the float32 rows stay memory-mapped
+after a load. It only *proposes* rows: the caller re-scores them with the float32 vectors, so
+the scores returned are exact cosines. Chosen over usearch and hnswlib by
+`benchmarks/ann_choice.py`: the only one of the three with a native filter (a bitmap), and a
+graph that can be saved as plain arrays and checked before C++ follows it.
 
 Tombstones and metadata filters reach the graph as a faiss ``IDSelectorBitmap``: the walk
 crosses disallowed nodes but never returns them.
 
-Saved as plain ``.npy`` arrays (links, offsets, levels, codes, ranges) plus the entry point
+Saved as plain ``.npy`` arrays (links, offsets, levels, float16 codes) plus the entry point
 in the manifest, never faiss's own binary format: everything is validated before it is
 copied into faiss, in particular every link, so a hostile file can never make the C++ walk
 read outside its arrays (`HnswGraph.restore`).
@@ -35,9 +37,8 @@ DEFAULT_M = 16
 DEFAULT_EF_CONSTRUCTION = 100
 DEFAULT_EF_SEARCH = 128
 DEFAULT_MIN_ROWS = 100_000  # exact float32 search passes ~10 ms on one core here
-REFIT_UNTIL = 100_000
 STATE_FILES = {"neighbors": np.int32, "offsets": np.uint64, "levels": np.int32,
-               "codes": np.uint8, "ranges": np.float32}
+               "codes": np.uint8}
 
 
 class HnswGraph:
@@ -59,7 +60,7 @@ class HnswGraph:
         self.index = self._empty()
 
     def _empty(self):
-        index = self.faiss.IndexHNSWSQ(self.dimension, self.faiss.ScalarQuantizer.QT_8bit,
+        index = self.faiss.IndexHNSWSQ(self.dimension, self.faiss.ScalarQuantizer.QT_fp16,
                                        self.m, self.faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = self.ef_construction
         return index
@@ -71,14 +72,17 @@ class HnswGraph:
     def nbytes(self) -> int:
         """Bytes of the codes and the links."""
         hnsw = self.index.hnsw
-        return len(self) * self.dimension + hnsw.neighbors.size() * 4 + hnsw.offsets.size() * 8
+        return (len(self) * self._code_size + hnsw.neighbors.size() * 4
+                + hnsw.offsets.size() * 8)
+
+    @property
+    def _code_size(self) -> int:
+        return 2 * self.dimension  # float16
 
     def build(self, vectors: np.ndarray) -> None:
-        """A new graph over ``vectors`` (the code ranges fitted on them)."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        """A new graph over ``vectors``."""
         self.index = self._empty()
-        self.index.train(vectors[:: max(1, len(vectors) // 200_000)])
-        self.index.add(vectors)
+        self.add(vectors)
 
     def add(self, vectors: np.ndarray) -> None:
         """Insert ``vectors`` as the next nodes (no rebuild)."""
@@ -110,8 +114,7 @@ class HnswGraph:
                   "offsets": self.faiss.vector_to_array(hnsw.offsets),
                   "levels": self.faiss.vector_to_array(hnsw.levels),
                   "codes": self.faiss.vector_to_array(storage.codes).reshape(
-                      len(self), self.dimension),
-                  "ranges": self.faiss.vector_to_array(storage.sq.trained)}
+                      len(self), self._code_size)}
         settings = {"m": self.m, "ef_construction": self.ef_construction,
                     "entry_point": int(hnsw.entry_point), "max_level": int(hnsw.max_level)}
         return settings, arrays
@@ -131,13 +134,12 @@ class HnswGraph:
         cum = self.faiss.vector_to_array(hnsw.cum_nneighbor_per_level).astype(np.int64)
         levels = arrays["levels"].astype(np.int64)
         offsets = arrays["offsets"]
-        _check_shapes(arrays, count, self.dimension, len(cum) - 1)
+        _check_shapes(arrays, count, self._code_size, len(cum) - 1)
         _check_layout(levels, offsets, cum)
         entry, top = _check_entry(settings, levels)
         _check_links(arrays["neighbors"], levels, offsets, cum)
         faiss = self.faiss
         storage = faiss.downcast_index(index.storage)
-        faiss.copy_array_to_vector(np.ascontiguousarray(arrays["ranges"]), storage.sq.trained)
         faiss.copy_array_to_vector(np.ascontiguousarray(arrays["codes"]).ravel(),
                                    storage.codes)
         storage.ntotal, storage.is_trained = count, True
@@ -149,16 +151,14 @@ class HnswGraph:
         self.index = index
 
 
-def _check_shapes(arrays: dict[str, np.ndarray], count: int, dimension: int,
+def _check_shapes(arrays: dict[str, np.ndarray], count: int, code_size: int,
                   max_levels: int) -> None:
     if arrays["offsets"].shape != (count + 1,):
         raise ValueError(f"offsets: shape {arrays['offsets'].shape}, expected ({count + 1},)")
-    if arrays["codes"].shape != (count, dimension):
+    if arrays["codes"].shape != (count, code_size):
         raise ValueError(f"codes: shape {arrays['codes'].shape}, expected ({count}, "
-                         f"{dimension})")
-    if arrays["ranges"].shape != (2 * dimension,) or not np.isfinite(arrays["ranges"]).all():
-        raise ValueError(f"ranges: shape {arrays['ranges'].shape}, expected ({2 * dimension},)"
-                         " finite values")
+                         f"{code_size})")
+    # Any float16 bits are safe to compute with (a NaN code only ranks its node last).
     levels = arrays["levels"]
     if count and (levels.min() < 1 or levels.max() > max_levels):
         raise ValueError(f"levels: values must be in [1, {max_levels}]")
@@ -204,9 +204,8 @@ class AnnSearch:
     """When and how the graph is used, for `DenseVectors` with ``ann="hnsw"``.
 
     Below ``min_rows`` rows there is no graph and the owner searches exactly. Crossing it
-    builds the graph once over every row; later adds are inserted. The 8-bit code ranges
-    are fitted at a build, so the graph is built again whenever the rows have doubled since,
-    until `REFIT_UNTIL` rows (amortized O(1) per row, like `Int8Codes`).
+    builds the graph once over every row; later adds are inserted (a compaction builds it
+    again: faiss cannot remove a node).
 
     Args:
         dimension: vector size.
@@ -220,7 +219,6 @@ class AnnSearch:
         require("faiss", extra="compact")  # fail at construction, not at the 100,000th add
         self.dimension, self.min_rows, self.ef_search = dimension, min_rows, ef_search
         self.graph: HnswGraph | None = None
-        self._built_on = 0
 
     @property
     def nbytes(self) -> int:
@@ -231,7 +229,7 @@ class AnnSearch:
         total = len(full)
         if total < max(self.min_rows, 1):
             return
-        if self.graph is None or (total >= 2 * self._built_on and self._built_on < REFIT_UNTIL):
+        if self.graph is None:
             self.rebuild(full)
         else:
             self.graph.add(vectors)
@@ -239,15 +237,12 @@ class AnnSearch:
     def rebuild(self, full: RowMatrix) -> None:
         """A graph over every row of ``full`` (none below ``min_rows``)."""
         if len(full) < max(self.min_rows, 1):
-            self.graph, self._built_on = None, 0
+            self.graph = None
             return
         graph = HnswGraph(self.dimension, ef_search=self.ef_search)
-        for start, block in _blocks(full):  # fitted on the first rows, like faiss' train
-            if start == 0:
-                graph.build(block)
-            else:
-                graph.add(block)
-        self.graph, self._built_on = graph, len(full)
+        for block in full.blocks():  # block by block: no full float32 copy
+            graph.add(block)
+        self.graph = graph
 
     def candidates(self, query: np.ndarray, depth: int,
                    allowed: np.ndarray | None) -> np.ndarray | None:
@@ -275,7 +270,7 @@ class AnnSearch:
         settings, arrays = self.graph.state()
         for name, array in arrays.items():
             np.save(folder / f"hnsw_{name}.npy", array, allow_pickle=False)
-        return {**settings, "built_on": self._built_on}
+        return settings
 
     def read(self, folder: SaveFolder, entry: dict[str, Any] | None, full: RowMatrix) -> None:
         """The graph saved by `save` for the rows of ``full``; IndexFormatError names the
@@ -290,7 +285,7 @@ class AnnSearch:
         arrays = {}
         for name, dtype in STATE_FILES.items():
             shape = {"neighbors": (None,), "offsets": (count + 1,), "levels": (count,),
-                     "codes": (count, self.dimension), "ranges": (2 * self.dimension,)}[name]
+                     "codes": (count, 2 * self.dimension)}[name]
             arrays[name] = folder.read_array(f"hnsw_{name}.npy", dtype, shape)
         graph = HnswGraph(self.dimension, m=entry["m"], ef_construction=entry["ef_construction"],
                           ef_search=self.ef_search)
@@ -301,22 +296,14 @@ class AnnSearch:
             if name in STATE_FILES:
                 raise folder.error(f"hnsw_{name}.npy", str(exc)) from None
             raise _manifest_error(folder, f"vectors.ann: {exc}") from None
-        self.graph, self._built_on = graph, entry["built_on"]
-
-
-def _blocks(full: RowMatrix):
-    start = 0
-    for block in full.blocks():
-        yield start, block
-        start += len(block)
+        self.graph = graph
 
 
 def _check_entry_keys(folder: SaveFolder, entry: Any) -> None:
-    keys = ("m", "ef_construction", "entry_point", "max_level", "built_on")
+    keys = ("m", "ef_construction", "entry_point", "max_level")
     ok = isinstance(entry, dict) and sorted(entry) == sorted(keys) and all(
         isinstance(entry[k], int) and not isinstance(entry[k], bool) for k in keys)
-    if not ok or not (2 <= entry["m"] <= 256 and 1 <= entry["ef_construction"] <= 65_536
-                      and entry["built_on"] >= 0):
+    if not ok or not (2 <= entry["m"] <= 256 and 1 <= entry["ef_construction"] <= 65_536):
         raise _manifest_error(folder, f"vectors.ann must be an object of integers {keys} "
                               f"(m in [2, 256]), got {entry!r:.200}")
 

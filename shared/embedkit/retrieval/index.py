@@ -34,6 +34,7 @@ from ..atomic_dir import current_version, new_version, read_current
 from .candidates import CandidatesInput, as_similarities
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
+from ..extras import require
 from ..fingerprint import describe_difference
 from .feedback import check_feedback_mode, expansion_terms, mix_scores, rocchio
 from .policy import SearchPolicy
@@ -189,6 +190,8 @@ class HybridIndex:
         if ann is not None and vectors != "float32":
             raise ValueError(f"ann={ann!r} works with vectors='float32' only, got "
                              f"vectors={vectors!r}")
+        if ann is not None:
+            require("faiss", extra="compact")  # now, not at the add that crosses ann_min_rows
         self.embedder = embedder
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)

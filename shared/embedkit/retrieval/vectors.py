@@ -190,7 +190,7 @@ class DenseVectors:
         check_ann(ann, ann_min_rows, ef_search)
         if ann is not None and mode != "float32":
             raise ValueError(f"ann={ann!r} works with vectors='float32' only (the graph keeps "
-                             f"its own 8-bit codes), got vectors={mode!r}")
+                             f"its own float16 copy), got vectors={mode!r}")
         rescore = DEFAULT_RESCORE[mode] if rescore is None else rescore
         if not isinstance(rescore, int) or rescore < 1:
             raise ValueError(f"rescore must be a positive int, got {rescore!r}")
