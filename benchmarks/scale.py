@@ -12,9 +12,12 @@ another fresh process. Figures: build time, resident memory (RSS growth during t
 after load + searches), size on disk, load time (open + first search), p50/p99 latency of
 dense and hybrid (``fusion="auto"``) searches with precomputed query vectors, add-one-then-
 search and delete-one-then-search, recall@10 of dense search against exact float32.
+Mode ``hnsw`` is float32 with the HNSW graph forced on (``ann="hnsw", ann_min_rows=0``; its
+"vector MB" is the graph: float16 vectors and links).
 
     PYTHONPATH=shared python benchmarks/scale.py --sizes 100000
     PYTHONPATH=shared python benchmarks/scale.py --sizes 1000000 --modes float32,int8,binary
+    PYTHONPATH=shared python benchmarks/scale.py --sizes 100000 --modes float32,hnsw
 """
 
 from __future__ import annotations
@@ -109,7 +112,9 @@ def run_build(size: int, mode: str, folder: Path) -> dict:
     base, query_vectors, queries = base_vectors(embedder)
     passages = msmarco_passages(BASE)
     texts, ids, _ = corpus(size, passages, base)
-    index = HybridIndex(embedder, vectors=mode)
+    options = {"vectors": "float32", "ann": "hnsw", "ann_min_rows": 0} if mode == "hnsw" \
+        else {"vectors": mode}
+    index = HybridIndex(embedder, **options)
     index.tokenizer = VariantTokenizer(index.tokenizer, passages)
     sample = texts[:200]
     assert index.tokenizer.tokenize_many(sample) == index.tokenizer.inner.tokenize_many(sample)
