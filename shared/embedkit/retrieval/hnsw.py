@@ -89,7 +89,7 @@ class HnswGraph:
         self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
     def candidates(self, query: np.ndarray, depth: int, allowed: np.ndarray | None,
-                   boost: int = 1) -> np.ndarray:
+                   boost: float = 1.0) -> np.ndarray:
         """Up to ``depth`` rows near ``query`` among ``allowed`` (all rows when None), with
         the search breadth multiplied by ``boost``."""
         depth = min(depth, len(self))
@@ -99,7 +99,7 @@ class HnswGraph:
         if allowed is not None:
             bitmap = np.packbits(allowed[:len(self)], bitorder="little")
             selector = self.faiss.IDSelectorBitmap(len(self), self.faiss.swig_ptr(bitmap))
-        params = self.faiss.SearchParametersHNSW(efSearch=max(self.ef_search, depth) * boost,
+        params = self.faiss.SearchParametersHNSW(efSearch=int(max(self.ef_search, depth) * boost),
                                                  sel=selector)
         _, rows = self.index.search(np.ascontiguousarray(query[None, :], dtype=np.float32),
                                     depth, params=params)
@@ -250,7 +250,7 @@ class AnnSearch:
 
         A selective filter (few allowed rows) gets every allowed row: scoring them is cheap
         and the graph would walk mostly disallowed nodes (recall falls). Otherwise the search
-        breadth grows with the share of rows filtered out (up to 8x).
+        breadth grows as the share of allowed rows shrinks (up to 8x).
         """
         if self.graph is None:
             return None
@@ -259,8 +259,7 @@ class AnnSearch:
         count = int(np.count_nonzero(allowed))
         if count <= max(self.min_rows // 4, 10 * depth):
             return np.flatnonzero(allowed)
-        boost = min(8, int(np.ceil(len(allowed) / count)))
-        return self.graph.candidates(query, depth, allowed, boost)
+        return self.graph.candidates(query, depth, allowed, min(8.0, len(allowed) / count))
 
     # ---- persistence ------------------------------------------------------------------------
     def save(self, folder: Path) -> dict[str, Any] | None:
@@ -286,7 +285,11 @@ class AnnSearch:
         for name, dtype in STATE_FILES.items():
             shape = {"neighbors": (None,), "offsets": (count + 1,), "levels": (count,),
                      "codes": (count, 2 * self.dimension)}[name]
-            arrays[name] = folder.read_array(f"hnsw_{name}.npy", dtype, shape)
+            # The codes are mapped (faiss copies them once; any bytes are safe to compute
+            # with). The links are read into our own memory: checked there, a file changed
+            # after the check cannot reach faiss.
+            arrays[name] = folder.read_array(f"hnsw_{name}.npy", dtype, shape,
+                                             mmap_data=name == "codes")
         graph = HnswGraph(self.dimension, m=entry["m"], ef_construction=entry["ef_construction"],
                           ef_search=self.ef_search)
         try:
