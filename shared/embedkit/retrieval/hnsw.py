@@ -6,8 +6,9 @@ HNSW links plus a float16 copy of each vector (half of float32; 8-bit codes lost
 0.980 against 0.996 at 100k, and need fitted ranges), so the float32 rows stay memory-mapped
 after a load. It only *proposes* rows: the caller re-scores them with the float32 vectors, so
 the scores returned are exact cosines. Chosen over usearch and hnswlib by
-`benchmarks/ann_choice.py`: the only one of the three with a native filter (a bitmap), and a
-graph that can be saved as plain arrays and checked before C++ follows it.
+`benchmarks/ann_choice.py`: a filter in C++ (a bitmap; hnswlib calls a Python function per
+visited node, usearch's Python API has no filter), no new dependency, and a graph that can be
+saved as plain arrays and checked before C++ follows it.
 
 Tombstones and metadata filters reach the graph as a faiss ``IDSelectorBitmap``: the walk
 crosses disallowed nodes but never returns them.
@@ -15,7 +16,8 @@ crosses disallowed nodes but never returns them.
 Saved as plain ``.npy`` arrays (links, offsets, levels, float16 codes) plus the entry point
 in the manifest, never faiss's own binary format: everything is validated before it is
 copied into faiss, in particular every link, so a hostile file can never make the C++ walk
-read outside its arrays (`HnswGraph.restore`).
+read outside its arrays (`HnswGraph.restore`). An insert rewrites links of older nodes too,
+so every save writes the graph whole (the float32 row chunks are hard-linked as before).
 """
 
 from __future__ import annotations
@@ -78,11 +80,6 @@ class HnswGraph:
     @property
     def _code_size(self) -> int:
         return 2 * self.dimension  # float16
-
-    def build(self, vectors: np.ndarray) -> None:
-        """A new graph over ``vectors``."""
-        self.index = self._empty()
-        self.add(vectors)
 
     def add(self, vectors: np.ndarray) -> None:
         """Insert ``vectors`` as the next nodes (no rebuild)."""
