@@ -7,7 +7,8 @@ asks the dense side for) with ``ef = max(ef_search, k)``; the candidates are re-
 in float32 (as `HybridIndex` does) and recall@10 is measured against exact float32 search.
 
 Each library runs in its own process with one thread (OMP_NUM_THREADS=1), so its resident
-memory (RSS growth during the build, vectors excluded) is its own. Figures: build time, RSS,
+memory (RSS growth during the build, vectors excluded) is its own; one build per library is
+searched at every ``--ef``. Figures: build time, RSS,
 recall@10, p50 single-query latency, add-one latency (one more vector into the built graph),
 filtered search (half the rows allowed, at random: tombstones and metadata filters) -- its
 latency and whether every result was allowed -- and persistence: save and load time, bytes
@@ -174,34 +175,22 @@ def timed(fn) -> tuple[float, object]:
     return (time.perf_counter() - start) * 1000, out
 
 
-def run(lib: str, size: int, k: int, ef: int, data: Path) -> dict:
+def run(lib: str, size: int, k: int, efs: list[int], data: Path) -> list[dict]:
+    """One build of ``lib``, then searches at each ef (one row per ef)."""
     base, queries = np.load(data / "base.npy"), np.load(data / "queries.npy")
     vectors = np.concatenate([vectors_for(range(lo, min(size, lo + 100_000)), base)
                               for lo in range(0, size, 100_000)])
     truth = exact_top(vectors, queries, 10)
+    allowed = np.random.default_rng(3).random(size) < 0.5
+    truth_f = exact_top(vectors, queries, 10, allowed)
     ann = LIBS[lib](vectors.shape[1])
     rss0 = rss_mb()
     start = time.perf_counter()
     ann.build(vectors)
     out = {"lib": lib, "size": size, "build_s": time.perf_counter() - start,
            "rss_mb": rss_mb() - rss0, "format": ann.format}
-    times, found = [], []
-    for query in queries:
-        ms, rows = timed(lambda q=query: ann.search(q, k, max(ef, k)))
-        times.append(ms)
-        found.append(rescored_top(vectors, query, rows, 10))
-    out["p50_ms"], out["recall10"] = float(np.median(times)), recall(found, truth)
-    allowed = np.random.default_rng(3).random(size) < 0.5
-    truth_f = exact_top(vectors, queries, 10, allowed)
-    times, found, leaked = [], [], 0
-    for query in queries:
-        ms, rows = timed(lambda q=query: ann.search(q, k, max(ef, k), allowed))
-        times.append(ms)
-        leaked += int((~allowed[rows]).sum())
-        found.append(rescored_top(vectors, query, rows, 10))
-    out["filtered_p50_ms"], out["filtered_recall10"] = float(np.median(times)), recall(found,
-                                                                                        truth_f)
-    out["filter_leaks"] = leaked
+    rows = [{**out, "ef": ef, **searches(ann, vectors, queries, k, max(ef, k), truth, allowed,
+                                         truth_f)} for ef in efs]
     extra = vectors_for(range(size, size + ADDS), base, seed=9)
     out["add_p50_ms"] = float(np.median([timed(lambda i=i: ann.add(extra[i], size + i))[0]
                                          for i in range(ADDS)]))
@@ -213,12 +202,28 @@ def run(lib: str, size: int, k: int, ef: int, data: Path) -> dict:
         ms, loaded = timed(lambda: ann.load(path))
         out["load_s"], out["rss_load_mb"] = ms / 1000, rss_mb() - rss1
         del loaded
+    return [{**row, **out} for row in rows]
+
+
+def searches(ann, vectors, queries, k, ef, truth, allowed, truth_f) -> dict:
+    """p50 latency and recall@10 (after exact re-scoring), unfiltered and half filtered."""
+    out = {}
+    for name, mask, want in (("", None, truth), ("filtered_", allowed, truth_f)):
+        times, found, leaked = [], [], 0
+        for query in queries:
+            ms, rows = timed(lambda q=query: ann.search(q, k, ef, mask))
+            times.append(ms)
+            leaked += 0 if mask is None else int((~mask[rows]).sum())
+            found.append(rescored_top(vectors, query, rows, 10))
+        out[f"{name}p50_ms"], out[f"{name}recall10"] = float(np.median(times)), recall(found,
+                                                                                      want)
+    out["filter_leaks"] = leaked
     return out
 
 
-def spawn(lib: str, size: int, k: int, ef: int, data: Path) -> dict:
+def spawn(lib: str, size: int, k: int, efs: str, data: Path) -> list[dict]:
     proc = subprocess.run([sys.executable, __file__, "--child", lib, "--size", str(size),
-                           "--k", str(k), "--ef", str(ef), "--data", str(data)],
+                           "--k", str(k), "--ef", efs, "--data", str(data)],
                           capture_output=True, text=True,
                           check=False, env={**os.environ, **SINGLE_THREAD})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -237,7 +242,8 @@ def main() -> None:
     parser.add_argument("--data", help="(child) folder of base.npy and queries.npy")
     args = parser.parse_args()
     if args.child:
-        out = run(args.child, args.size, args.k, int(args.ef), Path(args.data))
+        efs = [int(e) for e in args.ef.split(",")]
+        out = run(args.child, args.size, args.k, efs, Path(args.data))
         print("RESULT " + json.dumps(out), flush=True)
         return
     print(f"{args.size:,} synthetic msmarco vectors (384-d), M={M}, ef_construction="
@@ -251,9 +257,8 @@ def main() -> None:
         np.save(Path(tmp) / "base.npy", base)
         np.save(Path(tmp) / "queries.npy", queries)
         for lib in args.libs.split(","):
-            for ef in (int(e) for e in args.ef.split(",")):
-                rows.append({**spawn(lib, args.size, args.k, ef, Path(tmp)), "ef": ef})
-                print(json.dumps(rows[-1]), flush=True)
+            rows += spawn(lib, args.size, args.k, args.ef, Path(tmp))
+            print(json.dumps(rows[-len(args.ef.split(",")):]), flush=True)
     print("\n| library | ef | build s | RSS MB | recall@10 | p50 ms | add-1 ms | filtered p50 ms | "
           "filtered recall@10 | filter leaks | save s | disk MB | load s | RSS after load MB "
           "| format |")
