@@ -15,7 +15,7 @@ latency and whether every result was allowed -- and persistence: save and load t
 on disk, whether the file can be memory-mapped, and what the format is.
 
     PYTHONPATH=shared python benchmarks/ann_choice.py --size 100000
-    PYTHONPATH=shared python benchmarks/ann_choice.py --size 1000000 --libs faiss-sq8 --ef 256
+    PYTHONPATH=shared python benchmarks/ann_choice.py --size 1000000 --libs faiss-fp16 --ef 256,512,1024,2048
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ def test_save_load_restores_the_graph_and_its_settings(ann, embedder, data, tmp_
     queries = data[4]
     ann.save(tmp_path / "idx")
     loaded = HybridIndex.load(tmp_path / "idx", embedder)
-    assert (loaded.ann, loaded.ann_min_rows, loaded.ef_search) == ("hnsw", 0, 256)
+    assert (loaded.ann, loaded.ann_min_rows, loaded.ef_search) == ("hnsw", 0, 512)
     assert len(loaded._dense.ann.graph) == SIZE
     for vector in queries:
         a = loaded.search("q", k=10, query_vector=vector)

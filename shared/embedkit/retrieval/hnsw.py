@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 ANN_KINDS = ("hnsw",)
 DEFAULT_M = 16
 DEFAULT_EF_CONSTRUCTION = 100
-DEFAULT_EF_SEARCH = 256
+DEFAULT_EF_SEARCH = 512
 DEFAULT_MIN_ROWS = 100_000  # exact float32 search passes ~10 ms on one core here
 STATE_FILES = {"neighbors": np.int32, "offsets": np.uint64, "levels": np.int32,
                "codes": np.uint8}
