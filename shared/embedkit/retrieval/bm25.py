@@ -327,7 +327,7 @@ def bag_of_words(engine: SegmentedBM25) -> list[list[str]]:
     for segment in engine.segments:
         counts = np.diff(segment.indptr)
         terms = np.repeat(segment.terms, counts)
-        rows = segment.rows.astype(np.int64) + segment.start
+        rows = segment.all_rows().astype(np.int64) + segment.start
         for row, term, tf in zip(rows.tolist(), terms.tolist(), segment.tf.tolist()):
             docs[row].extend([words[term]] * int(tf))
     return docs

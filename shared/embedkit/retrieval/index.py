@@ -133,7 +133,7 @@ class HybridIndex:
             compact modes re-score their best candidates with the float32 vectors, so the
             scores returned are exact cosines.
         rescore: candidates re-scored per result wanted in the compact modes (default 4 for
-            int8, 10 for binary).
+            int8, 20 for binary).
 
     Example:
         >>> index = HybridIndex(Embedder())                     # doctest: +SKIP

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import IndexFormatError
+
 SEGMENT_FILES = ("terms", "indptr", "rows", "tf")
 
 
@@ -50,6 +52,9 @@ class Segment:
         indptr: ``postings of terms[i] = rows[indptr[i]:indptr[i+1]]`` (int64).
         rows: row numbers relative to ``start`` (int32), ascending within a term.
         tf: the term's count in that row (float32; exact for counts below 2**24).
+        source: the saved ``rows.npy`` a loaded segment maps (None when built here). Its
+            rows are checked where they are read (`posting_rows`, `all_rows`), not at load,
+            which would read every page of the postings (240 MB at 1M documents).
     """
 
     name: str
@@ -59,10 +64,26 @@ class Segment:
     indptr: np.ndarray
     rows: np.ndarray
     tf: np.ndarray
+    source: str | None = None
 
     @property
     def postings(self) -> int:
         return int(self.rows.size)
+
+    def posting_rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows (relative to ``start``) of postings ``lo .. hi - 1``, checked when loaded."""
+        return self._checked(self.rows[lo:hi])
+
+    def all_rows(self) -> np.ndarray:
+        """Every posting's row (relative to ``start``), checked when loaded."""
+        return self._checked(self.rows)
+
+    def _checked(self, rows: np.ndarray) -> np.ndarray:
+        if self.source is not None and rows.size and (
+                int(rows.max()) >= self.size or int(rows.min()) < 0):
+            raise IndexFormatError(f"{self.source}: a posting row lies outside the segment's "
+                                   f"{self.size} rows")
+        return rows
 
     def slices(self, term_ids: np.ndarray) -> list[tuple[int, int] | None]:
         """``(lo, hi)`` posting range of each term id, None where the term is absent."""
@@ -85,7 +106,8 @@ class Segment:
         indptr = folder.read_array("indptr.npy", np.int64, (terms.size + 1,))
         rows = folder.read_array("rows.npy", np.int32, (None,), mmap_data=True)
         tf = folder.read_array("tf.npy", np.float32, (rows.size,), mmap_data=True)
-        segment = cls(name, start, size, terms, indptr, rows, tf)
+        segment = cls(name, start, size, terms, indptr, rows, tf,
+                      source=str(folder.root / "rows.npy"))
         try:
             segment.check(name)
         except ValueError as exc:
@@ -105,8 +127,6 @@ class Segment:
             problems.append("terms are not sorted and unique")
         if self.rows.shape != self.tf.shape or self.rows.ndim != 1:
             problems.append(f"rows {self.rows.shape} and tf {self.tf.shape} differ")
-        elif self.rows.size and (int(self.rows.max()) >= self.size or int(self.rows.min()) < 0):
-            problems.append(f"a posting row lies outside the segment's {self.size} rows")
         if problems:
             raise ValueError(f"BM25 segment {where}: {'; '.join(problems)}")
 
@@ -135,7 +155,7 @@ def merge_segments(parts: Sequence[Segment], live: np.ndarray) -> Segment:
     for part in parts:
         counts = np.diff(part.indptr)
         terms.append(np.repeat(part.terms, counts))
-        rows.append(part.rows.astype(np.int64) + (part.start - start))
+        rows.append(part.all_rows().astype(np.int64) + (part.start - start))
         tf.append(np.asarray(part.tf))
     all_terms, all_rows, all_tf = np.concatenate(terms), np.concatenate(rows), np.concatenate(tf)
     keep = live[start + all_rows]
@@ -156,7 +176,7 @@ def renumber_segment(segment: Segment, new_row: np.ndarray, live: np.ndarray,
     ``new_row`` (old global row -> new global row); ``new_start``: live rows before it."""
     counts = np.diff(segment.indptr)
     terms = np.repeat(segment.terms, counts)
-    rows = segment.rows.astype(np.int64) + segment.start
+    rows = segment.all_rows().astype(np.int64) + segment.start
     keep = live[rows]
     terms, rows, tf = terms[keep], new_row[rows[keep]], np.asarray(segment.tf)[keep]
     alive = live[segment.start:segment.start + segment.size]
@@ -370,7 +390,7 @@ class SegmentedBM25:
         for segment in self.segments:
             span = segment.slices(ids)[0]
             if span is not None:
-                rows.append(segment.rows[span[0]:span[1]].astype(np.int64) + segment.start)
+                rows.append(segment.posting_rows(*span).astype(np.int64) + segment.start)
                 tfs.append(segment.tf[span[0]:span[1]])
         if not rows:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)

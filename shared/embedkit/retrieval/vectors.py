@@ -35,7 +35,7 @@ from .persistence import SaveFolder
 from .quantize import CODECS
 
 VECTOR_MODES = ("float32", "int8", "binary")
-DEFAULT_RESCORE = {"float32": 1, "int8": 4, "binary": 10}
+DEFAULT_RESCORE = {"float32": 1, "int8": 4, "binary": 20}
 _BLOCK_ROWS = 65_536  # the growing tail is frozen into a block at this size
 _MAX_CHUNKS = 8  # a save with more chunk files than this writes one consolidated chunk
 
@@ -151,13 +151,17 @@ class RowMatrix:
         return entries
 
     @classmethod
-    def read(cls, folder: SaveFolder, entries: list[dict[str, Any]],
-             dimension: int) -> RowMatrix:
-        """Chunks listed by the manifest, checked and memory-mapped."""
+    def read(cls, folder: SaveFolder, entries: list[dict[str, Any]], dimension: int, *,
+             random_access: bool = False) -> RowMatrix:
+        """Chunks listed by the manifest, checked and memory-mapped. ``random_access``: only
+        single rows will be read (a compact mode re-scoring candidates), so no read-ahead;
+        an exact search scans every row and needs it (a cold scan of 1.5 GB without
+        read-ahead took 27 s here)."""
         matrix = cls(dimension)
         for entry in entries:
             data = folder.read_array(_chunk_file(entry["name"]), np.float32,
-                                     (entry["rows"], dimension), mmap_data=True)
+                                     (entry["rows"], dimension), mmap_data=True,
+                                     random_access=random_access)
             source = folder.root / _chunk_file(entry["name"])
             matrix.chunks.append(_Chunk(data, entry["name"], source))
         return matrix
@@ -170,7 +174,7 @@ class DenseVectors:
         dimension: the embedder's dimension.
         mode: ``"float32"``, ``"int8"`` or ``"binary"``.
         rescore: candidates re-scored in float32 per result wanted, for compact modes
-            (default 4 for int8, 10 for binary).
+            (default 4 for int8, 20 for binary: recall@10 0.978 at 1M, 0.946 with 10).
     """
 
     def __init__(self, dimension: int, mode: str = "float32", rescore: int | None = None) -> None:
@@ -246,7 +250,8 @@ class DenseVectors:
         every page): a search that reads a non-finite row raises `IndexFormatError`.
         """
         vectors = cls(dimension, entry["mode"], entry["rescore"])
-        vectors.full = RowMatrix.read(folder, entry["chunks"], dimension)
+        vectors.full = RowMatrix.read(folder, entry["chunks"], dimension,
+                                      random_access=vectors.codes is not None)
         if len(vectors.full) != count:
             raise folder.error("", f"{len(vectors.full)} vectors for {count} rows")
         if vectors.codes is not None:
