@@ -411,7 +411,10 @@ class HybridIndex:
                        depth: int) -> list[tuple[int, float]]:
         """BM25 list of the query expanded with the top documents' characteristic tokens."""
         settings = self.policy.feedback
-        top = [self.bm25.row_tokens(int(hit.id)) for hit in ranking[:settings.depth]]
+        rows = [int(hit.id) for hit in ranking[:settings.depth]]
+        # Tokenizing the stored text again costs O(document), not a scan of its segment.
+        top = [self.bm25.row_tokens(row, self.tokenizer.tokenize(self._docs.text(row)))
+               for row in rows]
         terms = expansion_terms(tokens, top, self.bm25.idf, settings.terms)
         if not terms:
             return _bm25_list(bm25_scores, allowed, depth)
