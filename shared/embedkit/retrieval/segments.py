@@ -191,86 +191,112 @@ class Vocabulary:
 
     A loaded vocabulary stays packed (UTF-8 bytes + offsets in id order, and the ids sorted by
     token) and answers lookups by binary search, so opening an index with a million distinct
-    terms parses nothing; the dict is built on the first `encode` (an add).
+    terms parses nothing. Tokens added after that live in a small dict beside it: the first
+    add after a load costs its own tokens only (it built a dict of every token before, 1.5 s
+    at 1M terms).
     """
 
     def __init__(self, tokens: Sequence[str] = ()) -> None:
-        self._tokens: list[str] | None = list(tokens)
-        self._ids: dict[str, int] | None = {t: i for i, t in enumerate(self._tokens)}
-        if len(self._ids) != len(self._tokens):
-            raise ValueError("the BM25 vocabulary lists a token twice")
         self._packed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._base = 0  # tokens in the packed part (ids 0 .. _base - 1)
+        self._added: list[str] = list(tokens)  # ids _base, _base + 1, ...
+        self._added_ids = {t: self._base + i for i, t in enumerate(self._added)}
+        if len(self._added_ids) != len(self._added):
+            raise ValueError("the BM25 vocabulary lists a token twice")
 
     @classmethod
     def from_packed(cls, blob: np.ndarray, offsets: np.ndarray,
                     order: np.ndarray) -> Vocabulary:
         vocab = cls()
-        vocab._tokens, vocab._ids, vocab._packed = None, None, (blob, offsets, order)
+        vocab._packed, vocab._base = (blob, offsets, order), len(order)
         return vocab
 
     def __len__(self) -> int:
-        return len(self._tokens) if self._tokens is not None else len(self._packed[2])
+        return self._base + len(self._added)
+
+    def token(self, term_id: int) -> str:
+        """The token of one id."""
+        if term_id >= self._base:
+            return self._added[term_id - self._base]
+        blob, offsets, _ = self._packed
+        return blob[offsets[term_id]:offsets[term_id + 1]].tobytes().decode("utf-8")
 
     @property
     def tokens(self) -> list[str]:
-        """Every token, by id."""
-        if self._tokens is None:
-            blob, offsets, _ = self._packed
-            data, bounds = blob.tobytes(), offsets.tolist()
-            self._tokens = [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])]
-        return self._tokens
-
-    @property
-    def ids(self) -> dict[str, int]:
-        if self._ids is None:
-            self._ids = {t: i for i, t in enumerate(self.tokens)}
-            self._packed = None
-        return self._ids
+        """Every token, by id (decodes the packed part: for whole-corpus work only)."""
+        if self._packed is None:
+            return list(self._added)
+        blob, offsets, _ = self._packed
+        data, bounds = blob.tobytes(), offsets.tolist()
+        return [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])] + self._added
 
     def pack(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(UTF-8 bytes, offsets, ids sorted by token bytes) for saving."""
-        if self._packed is not None:
+        if not self._added and self._packed is not None:
             return self._packed
-        encoded = [t.encode("utf-8") for t in self.tokens]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(e) for e in encoded], out=offsets[1:])
-        order = np.array(sorted(range(len(encoded)), key=encoded.__getitem__), dtype=np.int64)
-        return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets, order
+        encoded = [t.encode("utf-8") for t in self._added]
+        order = sorted(range(len(encoded)), key=encoded.__getitem__)
+        new_order = np.array(order, dtype=np.int64) + self._base
+        if self._packed is None:
+            blob, offsets, old_order = np.empty(0, dtype=np.uint8), np.zeros(1, np.int64), \
+                np.empty(0, dtype=np.int64)
+        else:
+            blob, offsets, old_order = self._packed
+        # Each new token goes where a binary search over the packed tokens puts it.
+        at = np.array([self._position(encoded[i]) for i in order], dtype=np.int64)
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        new_offsets = offsets[-1] + np.cumsum(lengths)
+        return (np.concatenate([np.asarray(blob), np.frombuffer(b"".join(encoded), np.uint8)]),
+                np.concatenate([np.asarray(offsets), new_offsets]),
+                np.insert(np.asarray(old_order), at, new_order))
 
     def encode(self, docs: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """(length of each doc, term id of every token in order); new tokens get new ids."""
-        ids, tokens = self.ids, self.tokens
         lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
         flat = list(chain.from_iterable(docs))
+        ids: dict[str, int] = {}
         for token in dict.fromkeys(flat):  # first-seen order: deterministic ids
-            if token not in ids:
-                ids[token] = len(tokens)
-                tokens.append(token)
+            term = self._find(token)
+            if term < 0:
+                term = len(self)
+                self._added_ids[token] = term
+                self._added.append(token)
+            ids[token] = term
         term_ids = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
         return lengths, term_ids
 
     def lookup(self, tokens: Sequence[str]) -> np.ndarray:
         """Term id per token, -1 for tokens never seen."""
-        if self._ids is not None:
-            return np.array([self._ids.get(t, -1) for t in tokens], dtype=np.int64)
-        return np.array([self._search(t.encode("utf-8")) for t in tokens], dtype=np.int64)
+        return np.array([self._find(t) for t in tokens], dtype=np.int64)
+
+    def _find(self, token: str) -> int:
+        term = self._added_ids.get(token, -1)
+        if term < 0 and self._packed is not None:
+            term = self._search(token.encode("utf-8"))
+        return term
 
     def _search(self, key: bytes) -> int:
-        blob, offsets, order = self._packed
-        lo, hi = 0, len(order)
+        at = self._position(key)
+        if at < self._base and self._packed_token(at) == key:
+            return int(self._packed[2][at])
+        return -1
+
+    def _position(self, key: bytes) -> int:
+        """Where ``key`` goes in the packed tokens' sorted order (first at or after it)."""
+        lo, hi = 0, self._base
         while lo < hi:
             mid = (lo + hi) // 2
-            term = int(order[mid])
-            found = blob[offsets[term]:offsets[term + 1]].tobytes()
-            if found < key:
+            if self._packed_token(mid) < key:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < len(order):
-            term = int(order[lo])
-            if blob[offsets[term]:offsets[term + 1]].tobytes() == key:
-                return term
-        return -1
+        return lo
+
+    def _packed_token(self, position: int) -> bytes:
+        """The token bytes at ``position`` of the sorted order."""
+        blob, offsets, order = self._packed
+        term = int(order[position])
+        return blob[offsets[term]:offsets[term + 1]].tobytes()
 
 
 class GrowableArray:
@@ -406,9 +432,9 @@ class SegmentedBM25:
             if segment.start <= row < segment.start + segment.size:
                 hits = np.flatnonzero(np.asarray(segment.rows) == row - segment.start)
                 terms = np.searchsorted(segment.indptr, hits, side="right") - 1
-                words = self.vocab.tokens
-                return [words[int(segment.terms[t])] for t, tf in
-                        zip(terms.tolist(), segment.tf[hits].tolist()) for _ in range(int(tf))]
+                words = [self.vocab.token(int(segment.terms[t])) for t in terms.tolist()]
+                return [word for word, tf in zip(words, segment.tf[hits].tolist())
+                        for _ in range(int(tf))]
         return []
 
     def document_frequencies(self, tokens: Sequence[str]) -> np.ndarray:
