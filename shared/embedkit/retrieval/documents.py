@@ -155,24 +155,26 @@ class DocumentStore:
         """id -> row of every live document."""
         if self._rows is None:
             ids = self.all_ids()
-            if self._dead:  # a deleted row may share its id with a re-added one
-                rows = {doc_id: row for row, doc_id in enumerate(ids) if row not in self._dead}
-            else:
-                rows = dict(zip(ids, range(len(ids))))
-            if len(rows) != len(ids) - len(self._dead):
-                raise self._first_duplicate(ids)
+            rows = dict(zip(ids, range(len(ids))))  # each id's last row: the live one, if any
+            for row in self._dead:  # an id deleted and never added again has no live row
+                if rows.get(ids[row]) == row:
+                    del rows[ids[row]]
+            if len(rows) != len(ids) - len(self._dead):  # only in a save made elsewhere
+                rows = self._live_rows_one_by_one(ids)
             self._rows = rows
         return self._rows
 
-    def _first_duplicate(self, ids: list[str]) -> IndexFormatError:
-        seen: dict[str, int] = {}
+    def _live_rows_one_by_one(self, ids: list[str]) -> dict[str, int]:
+        """id -> live row without assuming a live row is its id's last; refuses an id held
+        by two live rows."""
+        rows: dict[str, int] = {}
         for row, doc_id in enumerate(ids):
             if row in self._dead:
                 continue
-            if doc_id in seen:
-                return self._duplicate(doc_id, seen[doc_id], row)
-            seen[doc_id] = row
-        raise AssertionError("no duplicate id found")  # unreachable: the counts differed
+            if doc_id in rows:
+                raise self._duplicate(doc_id, rows[doc_id], row)
+            rows[doc_id] = row
+        return rows
 
     def _duplicate(self, doc_id: str, first: int, again: int) -> IndexFormatError:
         """Only a tampered save holds one live id twice (`add` refuses duplicates)."""

@@ -226,6 +226,19 @@ def test_an_id_deleted_and_added_again_survives_save_and_load(tmp_path, module_e
     assert loaded.get("a")[0] == "document a again"
 
 
+def test_a_dead_row_after_the_live_row_of_its_id_still_finds_the_live_one(tmp_path,
+                                                                          module_embedder):
+    """`add` always puts an id's live row last; the id map assumes so for speed, and a save
+    that breaks the rule (written by other code) falls back to a row-by-row pass."""
+    saved = _ids_saved_as(tmp_path, module_embedder, list("abcdefghij"), delete=["j"])
+    _rewrite(saved, "documents/docs-*-ids-bytes.npy",  # the dead row j now says "a"
+             lambda b: np.frombuffer(b"abcdefghia", dtype=np.uint8).copy())
+    loaded = HybridIndex.load(saved, module_embedder)
+    assert "a" in loaded and loaded.get("a")[0] == "document a"
+    loaded.delete(["a"])
+    assert loaded.ids == list("bcdefghi")
+
+
 def test_bad_utf8_or_json_in_saved_documents_is_refused_naming_the_file(tmp_path,
                                                                         module_embedder):
     saved = _ids_saved_as(tmp_path, module_embedder, ["a", "b"])
