@@ -268,3 +268,23 @@ def test_a_second_save_links_unchanged_files(embedder, corpus, tmp_path, mode):
     assert len(again) == 210
     assert again.search(texts[205][:50], k=1, fusion="dense",
                         query_vector=vectors[205])[0].id == ids[205]
+
+
+@pytest.mark.parametrize("ids", [["a", "b", "c", "d"], ["café", "文档-1", "naïve", "b"]],
+                         ids=["ascii", "non-ascii"])
+def test_ids_are_looked_up_after_load_whatever_their_characters(embedder, tmp_path, ids):
+    """Saved ids are decoded in one pass when ASCII, row by row otherwise; both must give
+    the same map, built on the first lookup after a load."""
+    texts = ["reset a password", "gateway uplink lost", "monthly invoices", "uptime promise"]
+    index = HybridIndex(embedder)
+    index.add(texts, ids)
+    index.delete([ids[1]])
+    index.save(tmp_path / "idx")
+    loaded = HybridIndex.load(tmp_path / "idx", embedder)
+    assert loaded.ids == [ids[0], ids[2], ids[3]]
+    assert ids[2] in loaded and ids[1] not in loaded
+    loaded.add(["invoices are sent yearly"], [ids[2]])  # replaces, never duplicates
+    loaded.add(["the gateway is back"], [ids[1]])  # a deleted id may come back
+    assert sorted(loaded.ids) == sorted(ids)
+    assert loaded.get(ids[2])[0] == "invoices are sent yearly"
+    assert loaded.search("invoices", k=1, fusion="bm25")[0].id == ids[2]

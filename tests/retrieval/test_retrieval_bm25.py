@@ -231,3 +231,28 @@ def test_top_k_matches_a_full_sort_with_ties_and_zeros():
         expected = positive[np.lexsort((positive, -scores[positive]))][:k]
         assert positions.tolist() == expected.tolist()
         np.testing.assert_array_equal(values, scores[expected])
+
+
+def test_a_loaded_vocabulary_takes_new_tokens_without_unpacking():
+    """After a load, new tokens go beside the packed vocabulary: ids stay those a vocabulary
+    built in one go gives, lookups find both parts, and a second pack sorts them together."""
+    from embedkit.retrieval.segments import Vocabulary
+
+    first = [["the", "gateway", "uplink"], ["zeta", "alpha", "the", "élan"]]
+    later = [["alpha", "new", "a"], ["zz", "gateway", "ω", "aa"]]
+    whole = Vocabulary()
+    whole.encode(first)
+    expected = whole.encode(later)[1]
+    vocab = Vocabulary()
+    vocab.encode(first)
+    loaded = Vocabulary.from_packed(*vocab.pack())
+    assert np.array_equal(loaded.encode(later)[1], expected)
+    assert loaded.tokens == whole.tokens and len(loaded) == len(whole)
+    assert [loaded.token(i) for i in range(len(loaded))] == whole.tokens
+    blob, offsets, order = loaded.pack()
+    words = [bytes(blob[offsets[i]:offsets[i + 1]]) for i in order.tolist()]
+    assert words == sorted(t.encode("utf-8") for t in whole.tokens)
+    again = Vocabulary.from_packed(blob, offsets, order)
+    probe = ["zz", "the", "missing", "ω", "a", "élan"]
+    assert again.lookup(probe).tolist() == whole.lookup(probe).tolist()
+    assert again.lookup(["missing"]).tolist() == [-1]

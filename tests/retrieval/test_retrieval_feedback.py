@@ -159,3 +159,16 @@ def test_old_auto_stays_reachable(index):
     v1 = index.search("NMB-4031 firmware", k=8, fusion="auto-v1")
     assert v1[0].id == "code"
     assert [h.score for h in v1] != [h.score for h in index.search("NMB-4031 firmware", k=8)]
+
+
+def test_feedback_tokens_from_the_text_equal_the_segment_scan(msmarco):
+    """BM25 feedback re-tokenizes a hit's stored text (O(document)) instead of scanning its
+    segment's postings: both must give the same bag of words, in the same order."""
+    tokenizer = Tokenizer()
+    docs = msmarco["docs"][:400] + ["alpha alpha beta alpha", msmarco["docs"][3]]
+    bm25 = BM25Index()
+    bm25.build(tokenizer.tokenize_many(docs[:200]))
+    bm25.add(tokenizer.tokenize_many(docs[200:]))  # more than one segment
+    for row in range(len(docs)):
+        fresh = tokenizer.tokenize(docs[row])
+        assert bm25.row_tokens(row, fresh) == bm25.row_tokens(row), row

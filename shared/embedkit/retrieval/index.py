@@ -135,7 +135,7 @@ class HybridIndex:
             compact modes re-score their best candidates with the float32 vectors, so the
             scores returned are exact cosines.
         rescore: candidates re-scored per result wanted in the compact modes (default 4 for
-            int8, 10 for binary) and by the HNSW graph (default 1).
+            int8, 20 for binary) and by the HNSW graph (default 1).
         ann: ``"hnsw"``: approximate dense search once the index holds ``ann_min_rows`` rows
             (`embedkit.retrieval.hnsw`, needs the ``compact`` extra; ``vectors="float32"``
             only). A faiss HNSW graph proposes candidates that are re-scored from the float32
@@ -433,7 +433,10 @@ class HybridIndex:
                        depth: int) -> list[tuple[int, float]]:
         """BM25 list of the query expanded with the top documents' characteristic tokens."""
         settings = self.policy.feedback
-        top = [self.bm25.row_tokens(int(hit.id)) for hit in ranking[:settings.depth]]
+        rows = [int(hit.id) for hit in ranking[:settings.depth]]
+        # Tokenizing the stored text again costs O(document), not a scan of its segment.
+        top = [self.bm25.row_tokens(row, self.tokenizer.tokenize(self._docs.text(row)))
+               for row in rows]
         terms = expansion_terms(tokens, top, self.bm25.idf, settings.terms)
         if not terms:
             return _bm25_list(bm25_scores, allowed, depth)

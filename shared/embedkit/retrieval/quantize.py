@@ -8,7 +8,8 @@
   since the last fit, up to ``refit_until`` vectors, so a corpus that starts small still ends
   up well calibrated (amortized O(1) per vector).
 - :class:`BinaryCodes`: one sign bit per dimension (32x smaller), Hamming distance by XOR and
-  popcount in numpy (``np.bitwise_count``, 31 ms per query at 1M x 384).
+  popcount: faiss's ``IndexBinaryFlat`` when faiss is installed, else numpy
+  (``np.bitwise_count``).
 
 Both only *propose* candidates: the caller re-scores them with the float32 vectors (kept on
 disk and memory-mapped after a load), so the final scores are exact cosines.
@@ -34,32 +35,57 @@ def hamming(codes: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 
 class BinaryCodes:
-    """Sign bits of each vector, packed 8 per byte, in a growable array."""
+    """Sign bits of each vector, packed 8 per byte.
+
+    With faiss installed (the ``compact`` extra) the codes live in an ``IndexBinaryFlat``,
+    whose SIMD popcount scan is about 3x faster than numpy's (9 ms against 31 ms per query at
+    1M x 384 on one core) and which takes the allowed rows as a bitmap. Without faiss, a
+    growable numpy array and `hamming`. Both return the same distances.
+
+    Args:
+        dimension: vector size.
+        use_faiss: None picks faiss when it imports; False forces numpy.
+    """
 
     kind = "binary"
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(self, dimension: int, *, use_faiss: bool | None = None) -> None:
         self.dimension = dimension
         self.width = (dimension + 7) // 8
+        self.faiss = _optional_faiss() if use_faiss is not False else None
+        self._clear()
+
+    def _clear(self) -> None:
+        if self.faiss is not None:
+            self._index = self.faiss.IndexBinaryFlat(8 * self.width)
         self._codes = np.empty((0, self.width), dtype=np.uint8)
         self._size = 0
 
     def __len__(self) -> int:
-        return self._size
+        return int(self._index.ntotal) if self.faiss is not None else self._size
 
     @property
     def codes(self) -> np.ndarray:
+        if self.faiss is not None:
+            return self.faiss.vector_to_array(self._index.xb).reshape(len(self), self.width)
         return self._codes[:self._size]
 
     @property
     def nbytes(self) -> int:
+        if self.faiss is not None:
+            return len(self) * self.width
         return int(self._codes.nbytes)
 
     def encode(self, vectors: np.ndarray) -> np.ndarray:
         return np.packbits(vectors > 0, axis=1)
 
     def add(self, vectors: np.ndarray, full=None) -> None:
-        new = self.encode(vectors)
+        self._append(self.encode(vectors))
+
+    def _append(self, new: np.ndarray) -> None:
+        if self.faiss is not None:
+            self._index.add(np.ascontiguousarray(new, dtype=np.uint8))
+            return
         need = self._size + len(new)
         if need > len(self._codes):
             grown = np.empty((max(need, 2 * len(self._codes), 16), self.width), dtype=np.uint8)
@@ -71,18 +97,25 @@ class BinaryCodes:
     def candidates(self, query: np.ndarray, depth: int,
                    allowed: np.ndarray | None) -> np.ndarray:
         """Rows of the ``depth`` nearest codes (smallest Hamming distance) among ``allowed``."""
-        distance = hamming(self.codes, self.encode(query[None, :]))
         if allowed is not None:
-            distance = np.where(allowed, distance, np.iinfo(np.int32).max)
             depth = min(depth, int(np.count_nonzero(allowed)))
-        depth = min(depth, self._size)
+        depth = min(depth, len(self))
         if depth <= 0:
             return np.empty(0, dtype=np.int64)
+        packed = self.encode(query[None, :])
+        if self.faiss is not None:
+            _, rows = self._index.search(packed, depth, params=_selector(self.faiss, allowed))
+            rows = rows[0]
+            return rows[rows >= 0].astype(np.int64)
+        distance = hamming(self.codes, packed)
+        if allowed is not None:
+            distance = np.where(allowed, distance, np.iinfo(np.int32).max)
         return np.argpartition(distance, depth - 1)[:depth].astype(np.int64)
 
     def keep(self, rows: np.ndarray) -> None:
-        self._codes = np.ascontiguousarray(self.codes[rows])
-        self._size = len(self._codes)
+        kept = np.ascontiguousarray(self.codes[rows])
+        self._clear()
+        self._append(kept)
 
     def state(self) -> dict[str, np.ndarray]:
         return {"codes": self.codes}
@@ -97,7 +130,30 @@ class BinaryCodes:
         if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != self.width:
             raise ValueError(f"binary codes have {codes.dtype} {codes.shape}, expected uint8 "
                              f"rows of {self.width} bytes")
-        self._codes, self._size = codes, len(codes)
+        self._clear()
+        if self.faiss is not None:
+            self._append(codes)  # one copy into faiss: 48 MB at 1M x 384
+        else:
+            self._codes, self._size = codes, len(codes)
+
+
+def _optional_faiss():
+    try:
+        import faiss
+    except ImportError:
+        return None
+    return faiss
+
+
+def _selector(faiss, allowed: np.ndarray | None):
+    """faiss search parameters restricting a search to the ``allowed`` rows (None: all)."""
+    if allowed is None:
+        return None
+    bitmap = np.packbits(allowed, bitorder="little")
+    params = faiss.SearchParameters(
+        sel=faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)))
+    params._bitmap = bitmap  # the selector only points at it: keep it alive for the search
+    return params
 
 
 class Int8Codes:
@@ -143,11 +199,8 @@ class Int8Codes:
 
     def candidates(self, query: np.ndarray, depth: int,
                    allowed: np.ndarray | None) -> np.ndarray:
-        params = None
+        params = _selector(self.faiss, allowed)
         if allowed is not None:
-            bitmap = np.packbits(allowed, bitorder="little")
-            params = self.faiss.SearchParameters(
-                sel=self.faiss.IDSelectorBitmap(len(allowed), self.faiss.swig_ptr(bitmap)))
             depth = min(depth, int(np.count_nonzero(allowed)))
         depth = min(depth, len(self))
         if depth <= 0:

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import IndexFormatError
+
 SEGMENT_FILES = ("terms", "indptr", "rows", "tf")
 
 
@@ -50,6 +52,9 @@ class Segment:
         indptr: ``postings of terms[i] = rows[indptr[i]:indptr[i+1]]`` (int64).
         rows: row numbers relative to ``start`` (int32), ascending within a term.
         tf: the term's count in that row (float32; exact for counts below 2**24).
+        source: the saved ``rows.npy`` a loaded segment maps (None when built here). Its
+            rows are checked where they are read (`posting_rows`, `all_rows`), not at load,
+            which would read every page of the postings (240 MB at 1M documents).
     """
 
     name: str
@@ -59,10 +64,26 @@ class Segment:
     indptr: np.ndarray
     rows: np.ndarray
     tf: np.ndarray
+    source: str | None = None
 
     @property
     def postings(self) -> int:
         return int(self.rows.size)
+
+    def posting_rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows (relative to ``start``) of postings ``lo .. hi - 1``, checked when loaded."""
+        return self._checked(self.rows[lo:hi])
+
+    def all_rows(self) -> np.ndarray:
+        """Every posting's row (relative to ``start``), checked when loaded."""
+        return self._checked(self.rows)
+
+    def _checked(self, rows: np.ndarray) -> np.ndarray:
+        if self.source is not None and rows.size and (
+                int(rows.max()) >= self.size or int(rows.min()) < 0):
+            raise IndexFormatError(f"{self.source}: a posting row lies outside the segment's "
+                                   f"{self.size} rows")
+        return rows
 
     def slices(self, term_ids: np.ndarray) -> list[tuple[int, int] | None]:
         """``(lo, hi)`` posting range of each term id, None where the term is absent."""
@@ -85,7 +106,8 @@ class Segment:
         indptr = folder.read_array("indptr.npy", np.int64, (terms.size + 1,))
         rows = folder.read_array("rows.npy", np.int32, (None,), mmap_data=True)
         tf = folder.read_array("tf.npy", np.float32, (rows.size,), mmap_data=True)
-        segment = cls(name, start, size, terms, indptr, rows, tf)
+        segment = cls(name, start, size, terms, indptr, rows, tf,
+                      source=str(folder.root / "rows.npy"))
         try:
             segment.check(name)
         except ValueError as exc:
@@ -105,8 +127,6 @@ class Segment:
             problems.append("terms are not sorted and unique")
         if self.rows.shape != self.tf.shape or self.rows.ndim != 1:
             problems.append(f"rows {self.rows.shape} and tf {self.tf.shape} differ")
-        elif self.rows.size and (int(self.rows.max()) >= self.size or int(self.rows.min()) < 0):
-            problems.append(f"a posting row lies outside the segment's {self.size} rows")
         if problems:
             raise ValueError(f"BM25 segment {where}: {'; '.join(problems)}")
 
@@ -135,7 +155,7 @@ def merge_segments(parts: Sequence[Segment], live: np.ndarray) -> Segment:
     for part in parts:
         counts = np.diff(part.indptr)
         terms.append(np.repeat(part.terms, counts))
-        rows.append(part.rows.astype(np.int64) + (part.start - start))
+        rows.append(part.all_rows().astype(np.int64) + (part.start - start))
         tf.append(np.asarray(part.tf))
     all_terms, all_rows, all_tf = np.concatenate(terms), np.concatenate(rows), np.concatenate(tf)
     keep = live[start + all_rows]
@@ -156,7 +176,7 @@ def renumber_segment(segment: Segment, new_row: np.ndarray, live: np.ndarray,
     ``new_row`` (old global row -> new global row); ``new_start``: live rows before it."""
     counts = np.diff(segment.indptr)
     terms = np.repeat(segment.terms, counts)
-    rows = segment.rows.astype(np.int64) + segment.start
+    rows = segment.all_rows().astype(np.int64) + segment.start
     keep = live[rows]
     terms, rows, tf = terms[keep], new_row[rows[keep]], np.asarray(segment.tf)[keep]
     alive = live[segment.start:segment.start + segment.size]
@@ -171,86 +191,112 @@ class Vocabulary:
 
     A loaded vocabulary stays packed (UTF-8 bytes + offsets in id order, and the ids sorted by
     token) and answers lookups by binary search, so opening an index with a million distinct
-    terms parses nothing; the dict is built on the first `encode` (an add).
+    terms parses nothing. Tokens added after that live in a small dict beside it: the first
+    add after a load costs its own tokens only (it built a dict of every token before, 1.5 s
+    at 1M terms).
     """
 
     def __init__(self, tokens: Sequence[str] = ()) -> None:
-        self._tokens: list[str] | None = list(tokens)
-        self._ids: dict[str, int] | None = {t: i for i, t in enumerate(self._tokens)}
-        if len(self._ids) != len(self._tokens):
-            raise ValueError("the BM25 vocabulary lists a token twice")
         self._packed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._base = 0  # tokens in the packed part (ids 0 .. _base - 1)
+        self._added: list[str] = list(tokens)  # ids _base, _base + 1, ...
+        self._added_ids = {t: self._base + i for i, t in enumerate(self._added)}
+        if len(self._added_ids) != len(self._added):
+            raise ValueError("the BM25 vocabulary lists a token twice")
 
     @classmethod
     def from_packed(cls, blob: np.ndarray, offsets: np.ndarray,
                     order: np.ndarray) -> Vocabulary:
         vocab = cls()
-        vocab._tokens, vocab._ids, vocab._packed = None, None, (blob, offsets, order)
+        vocab._packed, vocab._base = (blob, offsets, order), len(order)
         return vocab
 
     def __len__(self) -> int:
-        return len(self._tokens) if self._tokens is not None else len(self._packed[2])
+        return self._base + len(self._added)
+
+    def token(self, term_id: int) -> str:
+        """The token of one id."""
+        if term_id >= self._base:
+            return self._added[term_id - self._base]
+        blob, offsets, _ = self._packed
+        return blob[offsets[term_id]:offsets[term_id + 1]].tobytes().decode("utf-8")
 
     @property
     def tokens(self) -> list[str]:
-        """Every token, by id."""
-        if self._tokens is None:
-            blob, offsets, _ = self._packed
-            data, bounds = blob.tobytes(), offsets.tolist()
-            self._tokens = [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])]
-        return self._tokens
-
-    @property
-    def ids(self) -> dict[str, int]:
-        if self._ids is None:
-            self._ids = {t: i for i, t in enumerate(self.tokens)}
-            self._packed = None
-        return self._ids
+        """Every token, by id (decodes the packed part: for whole-corpus work only)."""
+        if self._packed is None:
+            return list(self._added)
+        blob, offsets, _ = self._packed
+        data, bounds = blob.tobytes(), offsets.tolist()
+        return [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])] + self._added
 
     def pack(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(UTF-8 bytes, offsets, ids sorted by token bytes) for saving."""
-        if self._packed is not None:
+        if not self._added and self._packed is not None:
             return self._packed
-        encoded = [t.encode("utf-8") for t in self.tokens]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(e) for e in encoded], out=offsets[1:])
-        order = np.array(sorted(range(len(encoded)), key=encoded.__getitem__), dtype=np.int64)
-        return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets, order
+        encoded = [t.encode("utf-8") for t in self._added]
+        order = sorted(range(len(encoded)), key=encoded.__getitem__)
+        new_order = np.array(order, dtype=np.int64) + self._base
+        if self._packed is None:
+            blob, offsets, old_order = np.empty(0, dtype=np.uint8), np.zeros(1, np.int64), \
+                np.empty(0, dtype=np.int64)
+        else:
+            blob, offsets, old_order = self._packed
+        # Each new token goes where a binary search over the packed tokens puts it.
+        at = np.array([self._position(encoded[i]) for i in order], dtype=np.int64)
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        new_offsets = offsets[-1] + np.cumsum(lengths)
+        return (np.concatenate([np.asarray(blob), np.frombuffer(b"".join(encoded), np.uint8)]),
+                np.concatenate([np.asarray(offsets), new_offsets]),
+                np.insert(np.asarray(old_order), at, new_order))
 
     def encode(self, docs: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """(length of each doc, term id of every token in order); new tokens get new ids."""
-        ids, tokens = self.ids, self.tokens
         lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
         flat = list(chain.from_iterable(docs))
+        ids: dict[str, int] = {}
         for token in dict.fromkeys(flat):  # first-seen order: deterministic ids
-            if token not in ids:
-                ids[token] = len(tokens)
-                tokens.append(token)
+            term = self._find(token)
+            if term < 0:
+                term = len(self)
+                self._added_ids[token] = term
+                self._added.append(token)
+            ids[token] = term
         term_ids = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
         return lengths, term_ids
 
     def lookup(self, tokens: Sequence[str]) -> np.ndarray:
         """Term id per token, -1 for tokens never seen."""
-        if self._ids is not None:
-            return np.array([self._ids.get(t, -1) for t in tokens], dtype=np.int64)
-        return np.array([self._search(t.encode("utf-8")) for t in tokens], dtype=np.int64)
+        return np.array([self._find(t) for t in tokens], dtype=np.int64)
+
+    def _find(self, token: str) -> int:
+        term = self._added_ids.get(token, -1)
+        if term < 0 and self._packed is not None:
+            term = self._search(token.encode("utf-8"))
+        return term
 
     def _search(self, key: bytes) -> int:
-        blob, offsets, order = self._packed
-        lo, hi = 0, len(order)
+        at = self._position(key)
+        if at < self._base and self._packed_token(at) == key:
+            return int(self._packed[2][at])
+        return -1
+
+    def _position(self, key: bytes) -> int:
+        """Where ``key`` goes in the packed tokens' sorted order (first at or after it)."""
+        lo, hi = 0, self._base
         while lo < hi:
             mid = (lo + hi) // 2
-            term = int(order[mid])
-            found = blob[offsets[term]:offsets[term + 1]].tobytes()
-            if found < key:
+            if self._packed_token(mid) < key:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < len(order):
-            term = int(order[lo])
-            if blob[offsets[term]:offsets[term + 1]].tobytes() == key:
-                return term
-        return -1
+        return lo
+
+    def _packed_token(self, position: int) -> bytes:
+        """The token bytes at ``position`` of the sorted order."""
+        blob, offsets, order = self._packed
+        term = int(order[position])
+        return blob[offsets[term]:offsets[term + 1]].tobytes()
 
 
 class GrowableArray:
@@ -370,7 +416,7 @@ class SegmentedBM25:
         for segment in self.segments:
             span = segment.slices(ids)[0]
             if span is not None:
-                rows.append(segment.rows[span[0]:span[1]].astype(np.int64) + segment.start)
+                rows.append(segment.posting_rows(*span).astype(np.int64) + segment.start)
                 tfs.append(segment.tf[span[0]:span[1]])
         if not rows:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
@@ -386,9 +432,9 @@ class SegmentedBM25:
             if segment.start <= row < segment.start + segment.size:
                 hits = np.flatnonzero(np.asarray(segment.rows) == row - segment.start)
                 terms = np.searchsorted(segment.indptr, hits, side="right") - 1
-                words = self.vocab.tokens
-                return [words[int(segment.terms[t])] for t, tf in
-                        zip(terms.tolist(), segment.tf[hits].tolist()) for _ in range(int(tf))]
+                words = [self.vocab.token(int(segment.terms[t])) for t in terms.tolist()]
+                return [word for word, tf in zip(words, segment.tf[hits].tolist())
+                        for _ in range(int(tf))]
         return []
 
     def document_frequencies(self, tokens: Sequence[str]) -> np.ndarray:

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from embedkit import HybridIndex
-from embedkit.errors import EmbedKitError
+from embedkit.errors import EmbedKitError, IndexFormatError
 from embedkit.retrieval.fusion import FUSIONS
 
 from .conftest import DOCS, META
@@ -233,11 +233,17 @@ def test_load_of_a_mutated_save_works_or_raises_a_documented_error(
             return
         finally:
             assert time.monotonic() - start < 10
-        assert len(index.ids) == len(set(index.ids))
-        for fusion in FUSIONS:
-            hits = index.search("uplink NMB-4031", k=3, fusion=fusion)
-            assert len(hits) <= 3 and all(math.isfinite(h.score) for h in hits)
-            assert all(h.dense_score is None or math.isfinite(h.dense_score) for h in hits)
+        # Parts of a save are checked where they are read (row bytes, postings, vectors),
+        # so a use after a successful load may still refuse the save: only with
+        # IndexFormatError naming the file.
+        try:
+            assert len(index.ids) == len(set(index.ids))
+            for fusion in FUSIONS:
+                hits = index.search("uplink NMB-4031", k=3, fusion=fusion)
+                assert len(hits) <= 3 and all(math.isfinite(h.score) for h in hits)
+                assert all(h.dense_score is None or math.isfinite(h.dense_score) for h in hits)
+        except IndexFormatError as exc:
+            assert str(target) in str(exc), exc
 
 
 def test_fuzz_helpers_mutate_files(tmp_path):
