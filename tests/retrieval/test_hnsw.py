@@ -12,6 +12,7 @@ import pytest
 from embedkit import Embedder, HybridIndex
 from embedkit.atomic_dir import current_version
 from embedkit.errors import IndexFormatError
+from embedkit.retrieval.hnsw import DEFAULT_M
 
 pytest.importorskip("faiss", reason="faiss-cpu is not installed (embedkit[compact])")
 
@@ -198,7 +199,7 @@ def _upper_link_to_a_ground_node(folder, manifest):
     levels = np.load(folder / "hnsw_levels.npy")
     offsets = np.load(folder / "hnsw_offsets.npy")
     upper, ground = int(np.flatnonzero(levels > 1)[0]), int(np.flatnonzero(levels == 1)[0])
-    _edit("hnsw_neighbors.npy", lambda n: _set(n, int(offsets[upper]) + 32, ground))(
+    _edit("hnsw_neighbors.npy", lambda n: _set(n, int(offsets[upper]) + 2 * DEFAULT_M, ground))(
         folder, manifest)
 
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .vectors import RowMatrix
 
 ANN_KINDS = ("hnsw",)
-DEFAULT_M = 16
+DEFAULT_M = 32  # recall@10 at 300k grown by ten adds, ef 512: 0.924 with M=16, 0.998 with 32
 DEFAULT_EF_CONSTRUCTION = 100
 DEFAULT_EF_SEARCH = 512
 DEFAULT_MIN_ROWS = 100_000  # exact float32 search passes ~10 ms on one core here
