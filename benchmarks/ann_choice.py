@@ -16,6 +16,8 @@ on disk, whether the file can be memory-mapped, and what the format is.
 
     PYTHONPATH=shared python benchmarks/ann_choice.py --size 100000
     PYTHONPATH=shared python benchmarks/ann_choice.py --size 1000000 --libs faiss-fp16 --ef 256,512,1024,2048
+    PYTHONPATH=shared python benchmarks/ann_choice.py --size 300000 --libs faiss-fp16 --ef 256,512 \
+        --batches 10 --m 32
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
 from scale import SINGLE_THREAD, base_vectors, rss_mb, vectors_for  # noqa: E402
 
-M, EF_CONSTRUCTION = 16, 100
+M, EF_CONSTRUCTION = 16, 100  # --m sets M
+BATCHES = 1  # --batches: the faiss graphs grow by this many adds (as a live index does)
 ADDS = 30
 
 
@@ -61,7 +64,8 @@ class Faiss:
     def build(self, vectors: np.ndarray) -> None:
         if self.storage != "flat":
             self.index.train(vectors[:: max(1, len(vectors) // 100_000)])
-        self.index.add(vectors)
+        for part in np.array_split(vectors, BATCHES):
+            self.index.add(part)
 
     def add(self, vector: np.ndarray, key: int) -> None:
         self.index.add(vector[None, :])
@@ -223,7 +227,8 @@ def searches(ann, vectors, queries, k, ef, truth, allowed, truth_f) -> dict:
 
 def spawn(lib: str, size: int, k: int, efs: str, data: Path) -> list[dict]:
     proc = subprocess.run([sys.executable, __file__, "--child", lib, "--size", str(size),
-                           "--k", str(k), "--ef", efs, "--data", str(data)],
+                           "--k", str(k), "--ef", efs, "--data", str(data),
+                           "--m", str(M), "--batches", str(BATCHES)],
                           capture_output=True, text=True,
                           check=False, env={**os.environ, **SINGLE_THREAD})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -233,20 +238,26 @@ def spawn(lib: str, size: int, k: int, efs: str, data: Path) -> list[dict]:
 
 
 def main() -> None:
+    global M, BATCHES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--libs", default="faiss,faiss-fp16,faiss-sq8,hnswlib,usearch")
     parser.add_argument("--k", type=int, default=100, help="candidates asked of the graph")
     parser.add_argument("--ef", default="100,256", help="ef search values (at least k)")
+    parser.add_argument("--m", type=int, default=M, help="links per node (M, connectivity)")
+    parser.add_argument("--batches", type=int, default=1,
+                        help="build the faiss graphs by this many adds")
     parser.add_argument("--child")
     parser.add_argument("--data", help="(child) folder of base.npy and queries.npy")
     args = parser.parse_args()
+    M, BATCHES = args.m, args.batches
     if args.child:
         efs = [int(e) for e in args.ef.split(",")]
         out = run(args.child, args.size, args.k, efs, Path(args.data))
         print("RESULT " + json.dumps(out), flush=True)
         return
-    print(f"{args.size:,} synthetic msmarco vectors (384-d), M={M}, ef_construction="
+    print(f"{args.size:,} synthetic msmarco vectors (384-d), M={M}, faiss built in {BATCHES} "
+          f"add(s), ef_construction="
           f"{EF_CONSTRUCTION}, top {args.k} asked with ef=max(ef, k), re-scored "
           "exactly; one thread; recall@10 vs exact float32.")
     from embedkit import Embedder
