@@ -142,7 +142,7 @@ class HybridIndex:
             vectors, so scores are exact cosines and only the ranking is approximate. None
             (default): exact search.
         ann_min_rows: rows from which the graph is used; exact search below (where it takes
-            under ~10 ms on one core). Crossing it builds the graph once (seconds per 100k
+            under ~10 ms on one core). Crossing it builds the graph once (~30 s per 100k
             rows); later adds are inserted, a compaction builds it again.
         ef_search: the graph's search breadth (raised to the candidates asked): higher gives
             better recall and slower searches.
