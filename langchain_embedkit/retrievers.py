@@ -42,7 +42,7 @@ SETTINGS_KEY = "langchain_retriever"
 _FORMAT = 2
 # Keyword arguments of `HybridIndex(...)` that `from_documents` passes through.
 INDEX_OPTIONS = ("fusion", "alpha", "rrf_k", "candidates", "bm25", "tokenizer", "monitor",
-                 "feedback", "policy")
+                 "feedback", "policy", "vectors", "rescore", "ann", "ann_min_rows", "ef_search")
 # Retriever fields `save` writes into the index's manifest.
 SAVED_FIELDS = ("k", "filter", "fetch_k", "score_kind")
 
@@ -188,7 +188,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
             filter: default metadata filter.
             **kwargs: `HybridIndex` options (``fusion``, ``alpha``, ``rrf_k``, ``candidates``,
                 ``bm25``, ``tokenizer``, ``monitor``, ``feedback``, ``policy``; dense feedback
-                needs the index's own vectors, so it is skipped over a ``vectorstore``) and
+                needs the index's own vectors, so it is skipped over a ``vectorstore``; for a
+                large corpus without a vectorstore ``vectors="int8"|"binary"``, ``rescore``,
+                ``ann="hnsw"``, ``ann_min_rows``, ``ef_search``) and
                 the retriever's own fields (``fetch_k``, ``score_kind``, ``tags``...).
         """
         return cls(documents=list(documents), embeddings=embeddings, vectorstore=vectorstore,

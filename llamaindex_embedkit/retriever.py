@@ -155,7 +155,9 @@ class EmbedKitHybridRetriever(BaseRetriever):
                 pass them to `from_persist_dir` again.
             **index_options: passed to `HybridIndex`: ``candidates``, ``rrf_k``, ``bm25``,
                 ``tokenizer``, ``feedback`` (dense feedback needs embedkit's own vectors, so
-                it is skipped over a VectorStoreIndex), ``policy``...
+                it is skipped over a VectorStoreIndex), ``policy``, and for a large corpus
+                ``vectors="int8"|"binary"``, ``rescore``, ``ann="hnsw"``, ``ann_min_rows``,
+                ``ef_search``...
         """
         options = {"fusion": fusion, "alpha": alpha, **index_options}
         options = {key: value for key, value in options.items() if value is not None}

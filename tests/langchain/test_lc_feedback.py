@@ -33,3 +33,18 @@ def test_dense_feedback_over_a_vectorstore_is_skipped_without_error(support_docs
     assert _ranked(with_fb.invoke(PARAPHRASE_QUERY)) == _ranked(without.invoke(PARAPHRASE_QUERY))
     assert EmbedKitHybridRetriever.from_documents(support_docs, vectorstore=store,
                                                   feedback="bm25").invoke(PARAPHRASE_QUERY)
+
+
+def test_compact_vectors_and_hnsw_pass_through_and_rank_like_float32(support_docs,
+                                                                     lc_embeddings):
+    """Scale options reach the engine; on a small corpus they return the exact ranking."""
+    exact = EmbedKitHybridRetriever.from_documents(support_docs, embeddings=lc_embeddings, k=4)
+    binary = EmbedKitHybridRetriever.from_documents(support_docs, embeddings=lc_embeddings, k=4,
+                                                    vectors="binary", rescore=50)
+    graph = EmbedKitHybridRetriever.from_documents(support_docs, embeddings=lc_embeddings, k=4,
+                                                   ann="hnsw", ann_min_rows=1, ef_search=64)
+    assert binary.index.vectors_mode == "binary" and binary.index.rescore == 50
+    assert graph.index.ann == "hnsw" and graph.index.ann_min_rows == 1
+    expected = _ranked(exact.invoke(PARAPHRASE_QUERY))
+    assert _ranked(binary.invoke(PARAPHRASE_QUERY)) == expected
+    assert _ranked(graph.invoke(PARAPHRASE_QUERY)) == expected

@@ -27,3 +27,18 @@ def test_feedback_reaches_the_engine_and_changes_the_scores(nodes, embed_model):
     with pytest.raises(ValueError, match="unknown feedback"):
         EmbedKitHybridRetriever.from_defaults(nodes=nodes, embed_model=embed_model,
                                               feedback="sometimes")
+
+
+def test_compact_vectors_and_hnsw_pass_through_and_rank_like_float32(nodes, embed_model):
+    query = "I forgot my login credentials"
+    ranked = {}
+    for name, options in {"exact": {}, "int8": {"vectors": "int8"},
+                          "hnsw": {"ann": "hnsw", "ann_min_rows": 1}}.items():
+        retriever = EmbedKitHybridRetriever.from_defaults(nodes=nodes, embed_model=embed_model,
+                                                          similarity_top_k=4, **options)
+        ranked[name] = [(r.node.node_id, r.score) for r in retriever.retrieve(query)]
+        if name == "int8":
+            assert retriever.hybrid_index.vectors_mode == "int8"
+        if name == "hnsw":
+            assert retriever.hybrid_index.ann == "hnsw"
+    assert ranked["int8"] == ranked["exact"] and ranked["hnsw"] == ranked["exact"]
