@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
-from scale import SINGLE_THREAD, base_vectors, rss_mb, vectors_for  # noqa: E402
+from scale import base_vectors, report, rss_mb, run_child, vectors_for  # noqa: E402
 
 M, EF_CONSTRUCTION = 16, 100  # --m sets M
 BATCHES = 1  # --batches: the faiss graphs grow by this many adds (as a live index does)
@@ -226,15 +224,8 @@ def searches(ann, vectors, queries, k, ef, truth, allowed, truth_f) -> dict:
 
 
 def spawn(lib: str, size: int, k: int, efs: str, data: Path) -> list[dict]:
-    proc = subprocess.run([sys.executable, __file__, "--child", lib, "--size", str(size),
-                           "--k", str(k), "--ef", efs, "--data", str(data),
-                           "--m", str(M), "--batches", str(BATCHES)],
-                          capture_output=True, text=True,
-                          check=False, env={**os.environ, **SINGLE_THREAD})
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        raise SystemExit(f"{lib} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_child(__file__, "--child", lib, "--size", str(size), "--k", str(k), "--ef", efs,
+                     "--data", str(data), "--m", str(M), "--batches", str(BATCHES))
 
 
 def main() -> None:
@@ -254,7 +245,7 @@ def main() -> None:
     if args.child:
         efs = [int(e) for e in args.ef.split(",")]
         out = run(args.child, args.size, args.k, efs, Path(args.data))
-        print("RESULT " + json.dumps(out), flush=True)
+        report(out)
         return
     print(f"{args.size:,} synthetic msmarco vectors (384-d), M={M}, faiss built in {BATCHES} "
           f"add(s), ef_construction="

@@ -220,7 +220,7 @@ def run_load(folder: Path) -> dict:
 def child(args: argparse.Namespace) -> None:
     folder = Path(args.folder)
     out = run_build(args.size, args.mode, folder) if args.role == "build" else run_load(folder)
-    print("RESULT " + json.dumps(out), flush=True)
+    report(out)
 
 
 # One thread for BLAS and faiss's OpenMP: latencies on a shared 2-core machine are stable
@@ -228,13 +228,24 @@ def child(args: argparse.Namespace) -> None:
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def spawn(*argv: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True,
+def report(result) -> None:
+    """A child's result, for `run_child` (one ``RESULT`` line of JSON)."""
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def run_child(script: str, *argv: str):
+    """Run ``script`` with ``argv`` in a fresh single-threaded process (its memory is its
+    own); returns the result it `report`-ed."""
+    proc = subprocess.run([sys.executable, script, *argv], capture_output=True, text=True,
                           check=False, env={**os.environ, **SINGLE_THREAD})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode or not lines:
         raise SystemExit(f"child {argv} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     return json.loads(lines[-1][len("RESULT "):])
+
+
+def spawn(*argv: str) -> dict:
+    return run_child(__file__, *argv)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import IndexFormatError
 from ..extras import require
+from .quantize import allowed_selector
 
 if TYPE_CHECKING:
     from .persistence import SaveFolder
@@ -92,10 +93,7 @@ class HnswGraph:
         depth = min(depth, len(self))
         if depth <= 0:
             return np.empty(0, dtype=np.int64)
-        selector = None
-        if allowed is not None:
-            bitmap = np.packbits(allowed[:len(self)], bitorder="little")
-            selector = self.faiss.IDSelectorBitmap(len(self), self.faiss.swig_ptr(bitmap))
+        selector = None if allowed is None else allowed_selector(self.faiss, allowed[:len(self)])
         params = self.faiss.SearchParametersHNSW(efSearch=int(max(self.ef_search, depth) * boost),
                                                  sel=selector)
         _, rows = self.index.search(np.ascontiguousarray(query[None, :], dtype=np.float32),

@@ -34,7 +34,6 @@ from ..atomic_dir import current_version, new_version, read_current
 from .candidates import CandidatesInput, as_similarities
 from ..embedder import Embedder
 from ..errors import FingerprintMismatchError
-from ..extras import require
 from ..fingerprint import describe_difference
 from .feedback import check_feedback_mode, expansion_terms, mix_scores, rocchio
 from .policy import SearchPolicy
@@ -44,13 +43,13 @@ from ..validation import validate_query, validate_texts
 from .bm25 import BM25Index, top_k_positive
 from .documents import DocumentStore
 from .fusion import FUSIONS, AutoAlpha, FusedHit, rrf, weighted_top
-from .hnsw import DEFAULT_EF_SEARCH, DEFAULT_MIN_ROWS, check_ann
+from .hnsw import DEFAULT_EF_SEARCH, DEFAULT_MIN_ROWS
 from .persistence import (
     BM25_FOLDER, DOCUMENTS_FOLDER, INDEX_FORMAT, MANIFEST, VECTORS_FOLDER, SaveFolder,
     read_documents, read_manifest, read_vectors,
 )
 from .tokenizer import Tokenizer
-from .vectors import VECTOR_MODES, DenseVectors
+from .vectors import DenseVectors, check_dense_options
 
 DEFAULT_FUSION = "auto"
 _ADD_CHUNK = 1024  # texts embedded per progress step when adding
@@ -183,15 +182,7 @@ class HybridIndex:
             raise ValueError(f"rrf_k must be a finite number >= 0, got {rrf_k!r}")
         if feedback is not None:
             check_feedback_mode(feedback)
-        if vectors not in VECTOR_MODES:
-            raise ValueError(f"unknown vectors mode {vectors!r}; choose one of "
-                             f"{', '.join(VECTOR_MODES)}")
-        check_ann(ann, ann_min_rows, ef_search)
-        if ann is not None and vectors != "float32":
-            raise ValueError(f"ann={ann!r} works with vectors='float32' only, got "
-                             f"vectors={vectors!r}")
-        if ann is not None:
-            require("faiss", extra="compact")  # now, not at the add that crosses ann_min_rows
+        check_dense_options(vectors, ann, ann_min_rows, ef_search)
         self.embedder = embedder
         self.fusion, self.alpha, self.rrf_k, self.candidates = fusion, float(alpha), rrf_k, candidates
         self.bm25 = bm25 if isinstance(bm25, BM25Index) else BM25Index(backend=bm25)

@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import IndexFormatError
+from ..extras import require
 from .hnsw import DEFAULT_EF_SEARCH, DEFAULT_MIN_ROWS, AnnSearch, check_ann
-from .persistence import SaveFolder
+from .persistence import VECTOR_MODES, SaveFolder
 from .quantize import CODECS
 
-VECTOR_MODES = ("float32", "int8", "binary")
 DEFAULT_RESCORE = {"float32": 1, "int8": 4, "binary": 20}
 _BLOCK_ROWS = 65_536  # the growing tail is frozen into a block at this size
 _MAX_CHUNKS = 8  # a save with more chunk files than this writes one consolidated chunk
@@ -190,12 +190,7 @@ class DenseVectors:
     def __init__(self, dimension: int, mode: str = "float32", rescore: int | None = None, *,
                  ann: str | None = None, ann_min_rows: int = DEFAULT_MIN_ROWS,
                  ef_search: int = DEFAULT_EF_SEARCH) -> None:
-        if mode not in VECTOR_MODES:
-            raise ValueError(f"unknown vectors mode {mode!r}; choose one of {VECTOR_MODES}")
-        check_ann(ann, ann_min_rows, ef_search)
-        if ann is not None and mode != "float32":
-            raise ValueError(f"ann={ann!r} works with vectors='float32' only (the graph keeps "
-                             f"its own float16 copy), got vectors={mode!r}")
+        check_dense_options(mode, ann, ann_min_rows, ef_search)
         rescore = DEFAULT_RESCORE[mode] if rescore is None else rescore
         if not isinstance(rescore, int) or rescore < 1:
             raise ValueError(f"rescore must be a positive int, got {rescore!r}")
@@ -299,6 +294,22 @@ class DenseVectors:
         if vectors.ann is not None:
             vectors.ann.read(folder, entry.get("ann"), vectors.full)
         return vectors
+
+
+def check_dense_options(mode: str, ann: str | None, ann_min_rows: int, ef_search: int) -> None:
+    """ValueError naming the setting when the dense side's options are unknown or do not fit
+    together, ImportError naming the extra when ``ann`` needs faiss (checked by `HybridIndex`
+    at construction, before any vector exists, not at the add that crosses
+    ``ann_min_rows``)."""
+    if mode not in VECTOR_MODES:
+        raise ValueError(f"unknown vectors mode {mode!r}; choose one of "
+                         f"{', '.join(VECTOR_MODES)}")
+    check_ann(ann, ann_min_rows, ef_search)
+    if ann is not None and mode != "float32":
+        raise ValueError(f"ann={ann!r} works with vectors='float32' only (the graph keeps "
+                         f"its own float16 copy), got vectors={mode!r}")
+    if ann is not None:
+        require("faiss", extra="compact")
 
 
 def _chunk_file(name: str | None) -> str:
